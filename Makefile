@@ -1,0 +1,46 @@
+# minilab: the two commands of the README, plus the tools behind them.
+#   make lab    set up .venv (once) and start JupyterLab on notebooks/ at http://127.0.0.1:8888
+#   make test   set up .venv (once) and run the whole test suite, notebooks included (fast mode)
+# Every target does its own set-up; a second run skips what is done.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+# pytest workers: 2 cores here; notebooks need --dist loadscope (one worker per notebook).
+WORKERS ?= 2
+
+.PHONY: lab test test-unit bench checkpoints pipeline clean setup
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter-lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks
+
+test: $(STAMP)
+	bash scripts/install_browser.sh
+	MINILAB_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env tests notebooks
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -n $(WORKERS) -m "not slow and not browser" tests
+
+bench: $(STAMP)
+	$(PY) scripts/bench_pretrain.py
+	$(PY) scripts/bench_ppo.py
+
+checkpoints: $(STAMP)
+	$(PY) -m minilab checkpoints
+
+pipeline: $(STAMP)
+	$(PY) -m minilab pipeline --size nano --seed 0
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis runs reports test-artifacts

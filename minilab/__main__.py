@@ -1,0 +1,5 @@
+import sys
+
+from minilab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""The project's own files describe one set of dependencies: requirements.txt (pip),
+environment.yml (conda) and pyproject.toml must not drift apart."""
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from PyPI names
+CONDA_TO_PIP = {"pytorch-cpu": "torch", "pytorch": "torch"}
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[<>=!~\[ ]", spec.strip(), maxsplit=1)[0].lower()
+
+
+def pip_requirements() -> dict[str, str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    specs = [l.split("#")[0].strip() for l in lines]
+    return {_name(s): s for s in specs if s}
+
+
+def conda_requirements() -> dict[str, str]:
+    """The conda dependencies of environment.yml (a plain list; parsed without a YAML library)."""
+    names = {}
+    in_pip = False
+    text = (ROOT / "environment.yml").read_text()
+    deps = text.split("dependencies:", 1)[1]  # skip the channels list
+    for line in deps.splitlines():
+        line = line.split("#")[0].rstrip()
+        if re.match(r"^\s+- pip:\s*$", line):
+            in_pip = True
+            continue
+        m = re.match(r"^(\s+)- (.+)$", line)
+        if not m:
+            in_pip = False
+            continue
+        spec = m.group(2).strip()
+        if in_pip:
+            if spec != "-e .":
+                names[_name(spec)] = spec
+            continue
+        name = _name(spec)
+        if name in ("python", "pip"):
+            continue
+        names[CONDA_TO_PIP.get(name, name)] = spec
+    return names
+
+
+def test_environment_yml_matches_requirements():
+    pip, conda = pip_requirements(), conda_requirements()
+    assert set(pip) == set(conda), (
+        f"requirements.txt and environment.yml drifted: only in pip {sorted(set(pip) - set(conda))}, "
+        f"only in conda {sorted(set(conda) - set(pip))}")
+
+
+def _bound(spec: str) -> str:
+    return spec.replace(" ", "")[len(_name(spec)):]
+
+
+def test_lower_bounds_agree():
+    pip, conda = pip_requirements(), conda_requirements()
+    for name, spec in pip.items():
+        if name == "torch":  # pinned for pip (the CPU build on disk); conda-forge gives pytorch-cpu
+            continue
+        assert _bound(spec) == _bound(conda[name]), f"{name}: requirements.txt says {spec}, environment.yml {conda[name]}"
+
+
+def test_torch_is_pinned_for_pip():
+    assert pip_requirements()["torch"] == "torch==2.13.0"
+
+
+def test_pyproject_runtime_deps_are_in_requirements():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = {_name(d) for d in meta["dependencies"]}
+    for extra in meta["optional-dependencies"].values():
+        deps |= {_name(d) for d in extra}
+    assert deps == set(pip_requirements()), (
+        f"pyproject.toml and requirements.txt drifted: {sorted(deps ^ set(pip_requirements()))}")
