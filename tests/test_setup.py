@@ -27,6 +27,8 @@ def conda_requirements() -> dict[str, str]:
     deps = text.split("dependencies:", 1)[1]  # skip the channels list
     for line in deps.splitlines():
         line = line.split("#")[0].rstrip()
+        if not line.strip():
+            continue
         if re.match(r"^\s+- pip:\s*$", line):
             in_pip = True
             continue
