@@ -27,7 +27,8 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install_browser.sh
-	MINILAB_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env tests notebooks
+	# one torch thread per worker: two workers on two cores, no thread oversubscription
+	OMP_NUM_THREADS=1 MINILAB_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env tests notebooks
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) -m "not slow and not browser" tests

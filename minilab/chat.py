@@ -1,0 +1,78 @@
+"""Talking to a chat model: batched sampling of replies and their evaluation by the gold reward.
+
+Every stage after pretraining asks the same question, "what does the model answer to these
+prompts, and how good is that?", so the answer lives here once:
+
+- `sample_responses` renders each prompt in the chat format, samples a reply with the model's
+  KV-cached `generate`, and cuts it at the first `<|end|>`. `GPT.generate` takes a batch of
+  equal-length prompts, so prompts are grouped by token length (no padding, no attention mask:
+  the model stays as simple as nanoGPT's).
+- `evaluate_replies` scores replies with the world's gold reward and reports the share that
+  are well-formed (ended with `<|end|>`) and their mean length.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+
+from minilab.tokenizer import render_prompt
+
+
+@dataclass
+class Sample:
+    prompt: str               # the user's question
+    response: str             # the decoded reply, without <|end|>
+    ended: bool               # did the model close its turn with <|end|> within the budget?
+    prompt_ids: list[int]     # the rendered prompt, "<|user|>…<|end|><|assistant|>"
+    response_ids: list[int]   # the sampled tokens, up to and including <|end|> when ended
+
+
+@torch.no_grad()
+def sample_responses(model, tok, prompts: list[str], max_new_tokens: int = 32, temperature: float = 1.0,
+                     top_k: int | None = None, top_p: float | None = None, seed: int = 0,
+                     batch_size: int = 128) -> list[Sample]:
+    """Sample one reply per prompt (temperature=0: greedy). Same seed, same replies."""
+    end_id = tok.special_id("<|end|>")
+    generator = torch.Generator().manual_seed(seed)
+    rendered = [render_prompt(tok, p) for p in prompts]
+    by_length = defaultdict(list)                      # prompts of equal token length share a batch
+    for i, ids in enumerate(rendered):
+        by_length[len(ids)].append(i)
+    samples: list[Sample | None] = [None] * len(prompts)
+    was_training = model.training
+    model.eval()
+    for length in sorted(by_length):
+        group = by_length[length]
+        for start in range(0, len(group), batch_size):
+            rows = group[start:start + batch_size]
+            idx = torch.tensor([rendered[i] for i in rows])                       # (b, T0)
+            out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k,
+                                 top_p=top_p, stop_token=end_id, generator=generator)
+            for row, i in enumerate(rows):
+                new = out[row, length:].tolist()
+                ended = end_id in new
+                new = new[:new.index(end_id) + 1] if ended else new
+                text = tok.decode([t for t in new if t != end_id])
+                samples[i] = Sample(prompts[i], text, ended, rendered[i], new)
+    model.train(was_training)
+    return samples
+
+
+def evaluate_replies(world, samples: list[Sample]) -> dict:
+    """Mean gold reward, share of well-formed replies and mean reply length (in tokens)."""
+    n = max(len(samples), 1)
+    gold = [world.gold_reward(s.prompt, s.response, ended=s.ended) for s in samples]
+    return {
+        "gold": sum(gold) / n,
+        "well_formed": sum(s.ended for s in samples) / n,
+        "length": sum(len(s.response_ids) for s in samples) / n,
+    }
+
+
+def evaluate_model(model, tok, world, prompts: list[str], max_new_tokens: int = 32,
+                   temperature: float = 1.0, seed: int = 0) -> tuple[dict, list[Sample]]:
+    """Sample replies to `prompts` and evaluate them: (figures, samples)."""
+    samples = sample_responses(model, tok, prompts, max_new_tokens, temperature=temperature, seed=seed)
+    return evaluate_replies(world, samples), samples

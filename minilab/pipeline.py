@@ -1,0 +1,167 @@
+"""The whole pipeline from scratch: world -> tokenizer -> pretrain -> SFT -> reward model -> PPO.
+
+`minilab pipeline --size nano --seed 0 [--json]` runs every stage with progress bars and prints a
+report card: each stage's figures and seconds, then the base, SFT and PPO models' replies to the
+same held-out prompts and their mean gold reward. Notebook 00 shows it; `minilab checkpoints`
+(bundle.py) uses the same stage functions to build the bundled checkpoints.
+
+Each stage is one short function, so a notebook can run any of them on its own.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+
+from minilab import preferences
+from minilab.chat import evaluate_model
+from minilab.config import SIZES
+from minilab.pretrain import PretrainConfig, encode_world, pretrain, train_val_split
+from minilab.ppo import PPOConfig, train_ppo
+from minilab.reward import RewardConfig, evaluate_reward_model, normalize, reward_fn, train_reward_model
+from minilab.sft import SFTConfig, sft
+from minilab.tokenizer import BPETokenizer
+from minilab.world import make_world
+
+VOCAB_SIZE = 512
+# Training budgets per size (optimizer steps), chosen so each stage learns its lesson on 2 CPU cores.
+BUDGETS = {
+    "nano":  dict(pretrain=1500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=3e-3),
+    "micro": dict(pretrain=1500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=2e-3),
+    "mini":  dict(pretrain=2500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=1.5e-3),
+}
+FAST_SCALE = 0.25   # fast mode (CI): a quarter of each budget
+
+
+def budget(size: str, fast: bool = False) -> dict:
+    """The stage budgets of a size; fast mode shrinks the step counts."""
+    if size not in BUDGETS:
+        raise ValueError(f"unknown model size {size!r}; allowed: {', '.join(SIZES)}")
+    b = dict(BUDGETS[size])
+    if fast:
+        for k in ("pretrain", "sft", "rm", "ppo"):
+            b[k] = max(5, int(b[k] * FAST_SCALE))
+    return b
+
+
+def build_tokenizer(world, vocab_size: int = VOCAB_SIZE) -> BPETokenizer:
+    """Stage 1: byte-level BPE trained on the world's corpus."""
+    return BPETokenizer.train(world.corpus(), vocab_size=vocab_size)
+
+
+def train_base(world, tok, size: str, max_iters: int, seed: int = 0, lr: float = 2e-3, batch_size: int = 32,
+               progress: bool = True):
+    """Stage 2: pretrain a GPT of `size` on the corpus. Returns (model, history)."""
+    train_ids, val_ids = train_val_split(encode_world(tok, world))
+    cfg = PretrainConfig(vocab_size=tok.vocab_size, size=size, block_size=128, batch_size=batch_size, max_iters=max_iters, lr=lr,
+                         min_lr=lr / 10, warmup_iters=max(1, max_iters // 20), eval_interval=max(1, max_iters // 5),
+                         seed=seed)
+    return pretrain(cfg, train_ids, val_ids, progress=progress)
+
+
+def train_sft_model(model, tok, world, max_iters: int, seed: int = 0, progress: bool = True):
+    """Stage 3: supervised fine-tuning on the labelers' conversations. Returns (model, history)."""
+    cfg = SFTConfig(max_iters=max_iters, seed=seed, eval_interval=0)
+    prompts = [q.prompt for q in world.questions("test")]
+    return sft(cfg, model, tok, world.sft_conversations(), world=world, eval_prompts=prompts, progress=progress)
+
+
+def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: bool = True):
+    """Stage 4: annotators compare replies; a reward model learns their preferences.
+    Returns (rm, history, figures)."""
+    train_q, test_q = world.questions("train"), world.questions("test")
+    pairs = preferences.make_pairs(world, train_q, n_pairs=4000, seed=seed)
+    val_pairs = preferences.make_pairs(world, test_q, n_pairs=600, seed=seed + 1)
+    rm, history = train_reward_model(RewardConfig(max_iters=max_iters, seed=seed), copy.deepcopy(sft_model), tok,
+                                     pairs, progress=progress)
+    # normalise on the SFT model's own replies: PPO starts from there
+    _, samples = evaluate_model(sft_model, tok, world, [q.prompt for q in train_q[:256]], seed=seed)
+    normalize(rm, tok, [s.prompt for s in samples], [s.response for s in samples], [s.ended for s in samples])
+    figures = evaluate_reward_model(rm, tok, world, val_pairs)
+    return rm, history, figures
+
+
+def run_ppo_stage(sft_model, rm, tok, world, cfg: PPOConfig, progress: bool = True):
+    """Stage 5: PPO against the reward model, with a KL penalty to the SFT model. Returns (policy, history)."""
+    prompts = [q.prompt for q in world.questions("train")]
+    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok), world=world, progress=progress)
+
+
+def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress: bool = True,
+                 ppo: PPOConfig | None = None) -> dict:
+    """Every stage from scratch. Returns the report card (figures per stage) and the models."""
+    b = budget(size, fast)
+    card: dict = {"size": size, "seed": seed, "seconds": {}}
+    t = time.perf_counter()
+
+    def lap(stage):
+        nonlocal t
+        now = time.perf_counter()
+        card["seconds"][stage] = round(now - t, 2)
+        t = now
+
+    world = make_world(seed)
+    lap("world")
+    tok = build_tokenizer(world)
+    lap("tokenizer")
+    base, pt_hist = train_base(world, tok, size, b["pretrain"], seed, lr=b["lr"], batch_size=b["pretrain_batch"],
+                               progress=progress)
+    card["val_loss"] = pt_hist["val_loss"][-1]
+    lap("pretrain")
+    sft_model, sft_hist = train_sft_model(copy.deepcopy(base), tok, world, b["sft"], seed, progress)
+    lap("sft")
+    rm, _, rm_fig = train_rm(sft_model, tok, world, b["rm"], seed, progress)
+    card["rm_acc_gold"], card["rm_acc_annotators"] = rm_fig["acc_gold"], rm_fig["acc_annotators"]
+    lap("reward_model")
+    cfg = ppo or PPOConfig(iters=b["ppo"], seed=seed)
+    policy, ppo_hist = run_ppo_stage(sft_model, rm, tok, world, cfg, progress)
+    card["kl_ppo"] = ppo_hist["kl"][-1]
+    card["ppo_iter_s"] = sum(ppo_hist["t_rollout"][i] + ppo_hist["t_score"][i] + ppo_hist["t_update"][i]
+                             for i in range(len(ppo_hist["iter"]))) / max(1, len(ppo_hist["iter"]))
+    lap("ppo")
+    prompts = [q.prompt for q in world.questions("test")][:128]
+    for name, model in (("base", base), ("sft", sft_model), ("ppo", policy)):
+        figures, samples = evaluate_model(model, tok, world, prompts, seed=seed)
+        card[f"gold_{name}"] = figures["gold"]
+        card[f"well_formed_{name}"] = figures["well_formed"]
+        card.setdefault("samples", {})[name] = [(s.prompt, s.response) for s in samples[:3]]
+    lap("evaluation")
+    card["wall_s"] = round(sum(card["seconds"].values()), 2)
+    card["models"] = {"tokenizer": tok, "base": base, "sft": sft_model, "rm": rm, "ppo": policy}
+    card["histories"] = {"pretrain": pt_hist, "sft": sft_hist, "ppo": ppo_hist}
+    return card
+
+
+def format_card(card: dict) -> str:
+    lines = [f"minilab pipeline — size {card['size']}, seed {card['seed']}", ""]
+    lines.append("stage          seconds")
+    lines += [f"  {k:<13}{v:>7.1f}" for k, v in card["seconds"].items()]
+    lines += ["", f"pretrain val loss        {card['val_loss']:.3f}",
+              f"reward model acc (gold)  {card['rm_acc_gold']:.1%}   (annotators {card['rm_acc_annotators']:.1%})",
+              f"PPO KL per reply         {card['kl_ppo']:.2f}   ({card['ppo_iter_s']:.2f} s per iteration)", "",
+              "model   gold reward   well-formed"]
+    for name in ("base", "sft", "ppo"):
+        lines.append(f"  {name:<6}{card[f'gold_{name}']:>10.2f}{card[f'well_formed_{name}']:>12.0%}")
+    lines.append("")
+    for name in ("base", "sft", "ppo"):
+        lines.append(f"{name} replies:")
+        lines += [f"  Q: {p}\n  A: {r!r}" for p, r in card["samples"][name]]
+    lines.append(f"\nwall time {card['wall_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="minilab pipeline", description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="nano", choices=list(SIZES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fast", action="store_true", help="a quarter of each training budget (for tests)")
+    parser.add_argument("--json", action="store_true", help="last line of output: one JSON object of the figures")
+    args = parser.parse_args(argv)
+    card = run_pipeline(args.size, args.seed, fast=args.fast, progress=not args.json)
+    print(format_card(card))
+    if args.json:
+        keys = ("size", "seed", "val_loss", "gold_base", "gold_sft", "gold_ppo", "well_formed_base", "well_formed_sft",
+                "well_formed_ppo", "rm_acc_gold", "rm_acc_annotators", "kl_ppo", "ppo_iter_s", "wall_s", "seconds")
+        print(json.dumps({k: card[k] for k in keys}))
+    return 0

@@ -1,0 +1,432 @@
+"""Reports for instructors: run notebooks through papermill, compare runs in one HTML page.
+
+    minilab report notebooks/07_ppo.ipynb --sweep beta=0.02,0.1,0.5 -p fast True
+    minilab report notebooks/07_ppo.ipynb --sweep beta=0,0.2 --sweep size=nano,micro   # a 2x2 grid
+    minilab report notebooks/03_pretraining.ipynb -p max_iters 500 --no-input          # a handout
+    minilab report all --out book/                                                     # the whole course
+
+writes DIR/<notebook>[-name_value...].ipynb for every run and ONE self-contained HTML
+file DIR/report.html (images embedded): the runs' parameters side by side, a table
+of the figures each run published, those figures plotted against the swept
+parameter, then every executed notebook. `--no-input` hides code cells.
+
+Publishing figures. A notebook publishes what a report compares by calling, in its
+final cell,
+
+    from minilab.report import publish
+    publish({"gold_reward": 0.71, "kl": 2.3})
+
+which displays the metrics twice in one output: as JSON under the custom mimetype
+`application/vnd.minilab.metrics+json` (what this module reads back from the
+executed notebook, no text scraping) and as a markdown table (what a reader sees).
+
+Parameters. Notebooks open with a papermill `parameters` cell (tagged), followed by
+
+    from minilab.report import validate_parameters
+    validate_parameters(dict(beta=beta, size=size, seed=seed, fast=fast))
+
+so that plain papermill, nbval and `minilab report` share one set of rules
+(`RULES`, for the parameter names the whole course uses). `minilab report` checks
+everything before any notebook runs: unknown names (papermill would silently
+inject them), values of the wrong type for the notebook's default (parsed like
+papermill's CLI: True/False, None, int, float, else a string), and `RULES`.
+A run that fails does not stop the others; it is shown in the report with its
+error, and the command exits with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import base64
+import html
+import io
+import itertools
+import math
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minilab.config import SIZES
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"   # what `minilab report all` runs
+METRICS_MIME = "application/vnd.minilab.metrics+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+# ----------------------------------------------------------------------------- publish
+
+def publish(metrics: dict[str, Any]) -> None:
+    """Display `metrics` (name -> number or string) for readers and for `minilab report`."""
+    from IPython.display import display
+    clean = {}
+    for name, value in metrics.items():
+        if hasattr(value, "item"):                       # numpy / torch scalars
+            value = value.item()
+        if not isinstance(value, (int, float, str, bool)) and value is not None:
+            raise TypeError(f"publish: metric {name!r} must be a number or a string, got {type(value).__name__}")
+        clean[str(name)] = value
+    rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in clean.items())
+    display({METRICS_MIME: clean,
+             "text/markdown": f"| metric | value |\n|---|---|\n{rows}",
+             "text/plain": "\n".join(f"{name}: {_fmt(value)}" for name, value in clean.items())}, raw=True)
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+# ----------------------------------------------------------------------------- parameters
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _positive_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+# The parameter names shared across the course: name -> (what it must be, check).
+RULES: dict[str, tuple[str, Any]] = {
+    "beta":      ("KL penalty coefficient: a number >= 0", lambda v: _number(v) and v >= 0),
+    "clip_eps":  ("PPO clip range: a number strictly between 0 and 1", lambda v: _number(v) and 0 < v < 1),
+    "size":      (f"model size preset: one of {', '.join(map(repr, SIZES))}", lambda v: v in SIZES),
+    "seed":      ("random seed: an integer >= 0", lambda v: type(v) is int and v >= 0),
+    "fast":      ("fast mode for tests and CI: True or False", lambda v: isinstance(v, bool)),
+    "iters":     ("iterations: an integer >= 1", _positive_int),
+    "max_iters": ("training iterations: an integer >= 1", _positive_int),
+    "ppo_iters": ("PPO iterations: an integer >= 1", _positive_int),
+    "epochs":    ("epochs: an integer >= 1", _positive_int),
+    "batch_size": ("batch size: an integer >= 1", _positive_int),
+    "vocab_size": ("BPE vocabulary size: an integer >= 262 (256 bytes + 5 special tokens + 1 merge)",
+                   lambda v: type(v) is int and v >= 262),
+    "temperature": ("sampling temperature: a number > 0", lambda v: _number(v) and v > 0),
+    "top_k":     ("top-k sampling: an integer >= 1", _positive_int),
+}
+
+
+def validate_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """Check values of the course's shared parameter names (RULES); return params unchanged.
+
+    Raises ValueError naming every bad parameter. Names without a rule pass."""
+    bad = [f"{name}={value!r}: {RULES[name][0]}" for name, value in params.items()
+           if name in RULES and not RULES[name][1](value)]
+    if bad:
+        raise ValueError("bad parameter" + ("s" if len(bad) > 1 else "") + ":\n  " + "\n  ".join(bad))
+    return params
+
+
+def parse_value(text: str) -> Any:
+    """Parse a command-line value the way papermill's CLI does: bool, None, int, float, else str."""
+    if text in ("True", "False"):
+        return text == "True"
+    if text == "None":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _read(path: Path):
+    import nbformat
+    return nbformat.read(path, as_version=4)
+
+
+def check_against_notebook(notebook: Path, params: dict[str, Any], raw: dict[str, str]) -> dict[str, Any]:
+    """Refuse names the notebook's parameters cell lacks and values of the wrong type.
+
+    Returns params with strings restored where the notebook expects a string (e.g. `-p tag 2024`)."""
+    import papermill
+    declared = papermill.inspect_notebook(str(notebook))
+    unknown = [name for name in params if name not in declared]
+    if unknown:
+        listing = ", ".join(f"{p['name']}={p['default']}" for p in declared.values()) or "none (no cell tagged 'parameters')"
+        message = f"{notebook.name} has no parameter {', '.join(map(repr, unknown))}; its parameters: {listing}"
+        cell = next((c.source for c in _read(notebook).cells if "parameters" in c.metadata.get("tags", [])), "")
+        unparsed = [name for name in unknown if re.search(rf"^{name}\s*[:=]", cell, re.M)]
+        if unparsed:                                       # e.g. `fast = False  # tests set X=1`
+            message += (f"\n(its parameters cell does assign {', '.join(unparsed)}, but papermill cannot parse that line: "
+                        "papermill's parser fails on lines whose comment contains '=')")
+        raise ValueError(message)
+    checked = {}
+    for name, value in params.items():
+        try:
+            default = ast.literal_eval(declared[name]["default"])
+        except (ValueError, SyntaxError):
+            checked[name] = value                          # not a literal (e.g. an expression): no type check
+            continue
+        expected, ok = type(default).__name__, True
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, str):
+            value = raw.get(name, value) if not isinstance(value, str) else value
+        if not ok:
+            raise ValueError(f"parameter {name} of {notebook.name} expects {expected} (default {declared[name]['default']}), "
+                             f"got {raw.get(name, repr(value))!r}")
+        checked[name] = value
+    return checked
+
+
+# ----------------------------------------------------------------------------- runs
+
+@dataclass
+class Run:
+    notebook: Path
+    params: dict[str, Any]                  # the values given on the command line (swept + -p)
+    output: Path
+    defaults: dict[str, str] = field(default_factory=dict)   # the notebook's parameters cell, as source text
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None                # "ename: evalue" when the notebook raised
+    seconds: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.params.items()) or "defaults"
+
+
+def read_metrics(nb) -> dict[str, Any]:
+    """Merge every `publish` output of an executed notebook (later calls win)."""
+    metrics = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            metrics.update(output.get("data", {}).get(METRICS_MIME, {}))
+    return metrics
+
+
+def execute(run: Run, no_input: bool, cell_timeout: float | None = None) -> None:
+    """Run one notebook with papermill; record its metrics or its error. Never raises for a failing notebook."""
+    import papermill
+    # The kernel must import the same minilab as this command, even when it is not pip-installed.
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), saved]))
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(run.notebook), str(run.output), parameters=run.params, kernel_name="python3",
+                                   cwd=str(run.notebook.parent), progress_bar=False, report_mode=no_input,
+                                   execution_timeout=cell_timeout)
+    except papermill.PapermillExecutionError as error:
+        run.error = f"{error.ename}: {error.evalue}"
+    except Exception as error:                             # kernel died, timeout, ...
+        run.error = f"{type(error).__name__}: {error}"
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+    run.seconds = time.perf_counter() - start
+    if run.output.exists():
+        run.metrics = read_metrics(_read(run.output))
+
+
+# ----------------------------------------------------------------------------- HTML
+
+def notebook_html(path: Path, no_input: bool) -> tuple[str, str]:
+    """(head, body) of an executed notebook rendered by nbconvert; widget views become a note."""
+    from nbconvert import HTMLExporter
+    nb = _read(path)
+    nb.metadata.pop("widgets", None)                       # widget state needs a live kernel or a CDN
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if WIDGET_VIEW in output.get("data", {}):
+                output["data"] = {"text/markdown": "*(interactive panel: open the notebook in JupyterLab to use it)*"}
+    exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=no_input,
+                            exclude_input_prompt=no_input, exclude_output_prompt=no_input)
+    page, _ = exporter.from_notebook_node(nb)
+    head, body = page.split("<body", 1)
+    return head.split("<head>", 1)[-1], body.split(">", 1)[1].rsplit("</body>", 1)[0]
+
+
+def sweep_plot(runs: list[Run], swept: list[str]) -> str:
+    """Every numeric metric against a swept parameter, as a PNG data URI ("" when there is nothing to plot)."""
+    from matplotlib.figure import Figure                   # not pyplot: leaves the caller's backend alone
+    good = [r for r in runs if not r.error]
+    names = [m for m in dict.fromkeys(k for r in good for k in r.metrics)
+             if m not in swept and all(_number(r.metrics.get(m)) for r in good)]
+    if not swept or not good or not names:
+        return ""
+    # x: the first swept parameter with numeric values (else the first one); one line per value of the others
+    x_name = next((s for s in swept if all(_number(r.params[s]) for r in runs)), swept[0])
+    others = [s for s in swept if s != x_name]
+    xs = list(dict.fromkeys(r.params[x_name] for r in runs))
+    numeric_x = all(_number(x) for x in xs)
+    ncols = min(3, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    fig = Figure(figsize=(3.6 * ncols, 3.0 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, names):
+        for key, group in itertools.groupby(sorted(good, key=lambda r: [str(r.params[o]) for o in others]),
+                                            key=lambda r: tuple(r.params[o] for o in others)):
+            group = sorted(group, key=lambda r: xs.index(r.params[x_name]))
+            x = [r.params[x_name] if numeric_x else xs.index(r.params[x_name]) for r in group]
+            label = ", ".join(f"{o}={v}" for o, v in zip(others, key)) or None
+            ax.plot(x, [r.metrics[metric] for r in group], "o-", label=label)
+        if not numeric_x:
+            ax.set_xticks(range(len(xs)), [str(x) for x in xs])
+        ax.set_xlabel(x_name)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        if others:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class Raw(str):
+    """Markup that a table cell must not escape."""
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    cell = lambda v: v if isinstance(v, Raw) else html.escape(_fmt(v))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f'<table class="minilab-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def write_html(runs: list[Run], swept: list[str], title: str, command: str, path: Path, no_input: bool) -> None:
+    status = lambda r: Raw(f'<span class="bad">failed: {html.escape(r.error)}</span>' if r.error else '<span class="ok">ok</span>')
+    params = list(dict.fromkeys([*swept, *(k for r in runs for k in [*r.params, *r.defaults])]))
+    value = lambda r, p: r.params[p] if p in r.params else Raw(f'<span class="default">{html.escape(r.defaults.get(p, ""))}</span>')
+    metrics = [m for m in dict.fromkeys(k for r in runs for k in r.metrics) if m not in swept]
+    parts = [f"<h1>{html.escape(title)}</h1>",
+             f"<p><code>{html.escape(command)}</code><br>{time.strftime('%Y-%m-%d %H:%M')}, "
+             f"{len(runs)} run(s), {sum(bool(r.error) for r in runs)} failed</p>",
+             "<h2>Runs</h2>",
+             "<p>Parameters of each run (grey: the notebook's default).</p>",
+             _table(["run", "notebook", *params, "status", "seconds"],
+                    [[Raw(f'<a href="#run-{i}">{i}</a>'), r.notebook.name, *[value(r, p) for p in params], status(r),
+                      round(r.seconds, 1)] for i, r in enumerate(runs, 1)])]
+    if metrics:
+        parts += ["<h2>Published figures</h2>",
+                  _table(["run", *(swept or ["notebook"]), *metrics],
+                         [[i, *([r.params[s] for s in swept] or [r.notebook.name]), *[r.metrics.get(m, "") for m in metrics]]
+                          for i, r in enumerate(runs, 1)])]
+    plot = sweep_plot(runs, swept)
+    if plot:
+        parts += [f"<h2>Across the sweep</h2><img class=\"minilab-sweep-plot\" alt=\"published figures across the sweep\" src=\"{plot}\">"]
+    head = ""
+    for i, r in enumerate(runs, 1):
+        parts.append(f'<section id="run-{i}"><h2 class="minilab-run">Run {i}: {html.escape(r.notebook.name)} '
+                     f'({html.escape(r.label)})</h2>')
+        if r.error:
+            parts.append(f'<p class="bad">This run failed: <code>{html.escape(r.error)}</code></p>')
+        if r.output.exists():
+            head_i, body = notebook_html(r.output, no_input)
+            head = head or head_i
+            parts.append(body)
+        parts.append("</section>")
+    style = ("<style>.minilab-report{max-width:1100px;margin:auto;padding:1em;font-family:sans-serif}"
+             ".minilab-table{border-collapse:collapse;margin:0.5em 0}.minilab-table td,.minilab-table th"
+             "{border:1px solid #ccc;padding:3px 8px;text-align:right}.bad{color:#b00}.ok{color:#070}.default{color:#888}"
+             "section{border-top:3px solid #888;margin-top:2em}.minilab-sweep-plot{max-width:100%}</style>")
+    head = re.sub(r"<title>.*?</title>", "", head, flags=re.S)
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>{head}{style}</head>"
+            f"<body><div class=\"minilab-report\">{''.join(parts)}</div></body></html>")
+    path.write_text(page, encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- command line
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="minilab report", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebook", help="a .ipynb file, or 'all' for every notebook in notebooks/ (one HTML book)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a parameter for every run (parsed like papermill: True/False/None/int/float/str)")
+    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
+                        help="one run per value; several --sweep make a grid")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: reports/<notebook name>)")
+    parser.add_argument("--no-input", action="store_true", help="hide code cells (handouts)")
+    parser.add_argument("--cell-timeout", type=float, default=None, metavar="SECONDS",
+                        help="fail a run whose cell runs longer than this (default: no limit)")
+    return parser.parse_args(argv)
+
+
+def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
+    """Turn the arguments into runs, checking every parameter before anything runs. Raises ValueError."""
+    raw = {name: text for name, text in args.parameter}
+    fixed = {name: parse_value(text) for name, text in args.parameter}
+    grid: dict[str, list[Any]] = {}
+    for spec in args.sweep:
+        name, eq, values = spec.partition("=")
+        if not eq or not name or not values:
+            raise ValueError(f"--sweep expects NAME=V1,V2,..., got {spec!r}")
+        if name in fixed or name in grid:
+            raise ValueError(f"parameter {name} is given twice (by -p and/or --sweep)")
+        grid[name] = [parse_value(v) for v in values.split(",")]
+        raw.update({name: values})
+    if args.notebook == "all":
+        if grid:
+            raise ValueError("--sweep needs a single notebook, not 'all'")
+        notebooks = sorted(NOTEBOOKS_DIR.glob("[0-9]*.ipynb"))
+        if not notebooks:
+            raise ValueError(f"no notebooks found in {NOTEBOOKS_DIR}")
+        title, out = "minilab: the course", args.out or Path("reports/course")
+    else:
+        notebooks = [Path(args.notebook)]
+        if not notebooks[0].is_file():
+            raise ValueError(f"no such notebook: {args.notebook}")
+        title, out = f"minilab report: {notebooks[0].stem}", args.out or Path("reports") / notebooks[0].stem
+    import papermill
+    runs = []
+    for nb in notebooks:
+        declared = papermill.inspect_notebook(str(nb))
+        given = fixed if args.notebook != "all" else {k: v for k, v in fixed.items() if k in declared}
+        for point in itertools.product(*grid.values()):
+            params = {**dict(zip(grid, point)), **given}
+            point_raw = {**raw, **{k: str(v) for k, v in zip(grid, point)}}
+            params = check_against_notebook(nb, params, point_raw)
+            validate_parameters(params)
+            suffix = "".join(f"-{k}_{v}" for k, v in params.items() if k in grid)
+            runs.append(Run(nb, params, out / f"{nb.stem}{re.sub(r'[^A-Za-z0-9_.=-]', '_', suffix)}.ipynb",
+                            defaults={k: p["default"] for k, p in declared.items()}))
+    if args.notebook == "all":
+        unused = [k for k in fixed if not any(k in r.params for r in runs)]
+        if unused:
+            raise ValueError(f"no notebook has parameter {', '.join(map(repr, unused))}")
+    return runs, list(grid), title, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm.auto import tqdm
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    try:
+        runs, swept, title, out = plan(args)
+    except ValueError as error:
+        print(f"minilab report: error: {error}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(runs, desc="minilab report", unit="run", file=sys.stderr)
+    for run in bar:
+        bar.set_postfix_str(f"{run.notebook.stem} {run.label}")
+        execute(run, args.no_input, args.cell_timeout)
+        bar.write(f"{'FAILED' if run.error else 'ok':>6}  {run.notebook.name} ({run.label}) {run.seconds:.1f}s"
+                  + (f": {run.error}" if run.error else ""), file=sys.stderr)
+    html_path = out / "report.html"
+    command = "minilab report " + " ".join(argv)
+    write_html(runs, swept, title, command, html_path, args.no_input)
+    failed = [r for r in runs if r.error]
+    print(f"wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB) and {len(runs)} executed notebook(s) in {out}")
+    if failed:
+        print(f"minilab report: {len(failed)} of {len(runs)} run(s) failed: "
+              + "; ".join(f"{r.label}: {r.error}" for r in failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

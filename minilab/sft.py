@@ -1,0 +1,133 @@
+"""Supervised fine-tuning (SFT): turn a base model that imitates "the internet" into an assistant.
+
+The data are chat conversations written by (simulated) labelers, rendered by
+`tokenizer.render_conversation` into token ids and a loss mask. The mask is *data*
+(nanochat's choice): 1 on the tokens the assistant must learn to produce (its replies and
+the `<|end|>` that closes them), 0 on the user's turns and the template. The loss is the
+same next-token cross-entropy as in pretraining, averaged over masked tokens only
+("assistant-only loss"); `loss_on="all"` trains on every token for comparison.
+
+A conversation longer than the context cannot be trained on without cutting it; rather than
+truncating silently, `build_dataset` raises an error that names the conversation.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from minilab.chat import evaluate_model
+from minilab.losses import lm_loss
+from minilab.pretrain import lr_at, make_optimizer
+from minilab.tokenizer import render_conversation
+
+LOSS_ON = ("assistant", "all")
+
+
+@dataclass
+class SFTConfig:
+    max_iters: int = 400          # optimizer steps
+    batch_size: int = 32          # conversations per step
+    lr: float = 1e-3              # peak learning rate (AdamW)
+    min_lr: float = 1e-4          # learning rate at the end of the cosine decay
+    warmup_iters: int = 20        # linear warm-up steps
+    weight_decay: float = 0.0     # AdamW weight decay on matrices
+    beta1: float = 0.9            # AdamW β1
+    beta2: float = 0.95           # AdamW β2
+    grad_clip: float = 1.0        # clip the gradient norm to this
+    loss_on: str = "assistant"    # "assistant": assistant-only loss; "all": every token
+    eval_interval: int = 100      # sample and score replies every this many steps (0: only at the end)
+    eval_prompts: int = 64        # held-out prompts sampled at each evaluation
+    max_new_tokens: int = 32      # reply budget when sampling
+    seed: int = 0                 # data order and sampling
+
+    def __post_init__(self):
+        if self.loss_on not in LOSS_ON:
+            raise ValueError(f"SFTConfig.loss_on={self.loss_on!r} is unknown; allowed: {', '.join(LOSS_ON)}")
+        for name in ("max_iters", "batch_size", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"SFTConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0 or self.min_lr < 0:
+            raise ValueError(f"SFTConfig: lr must be > 0 and min_lr >= 0, got lr={self.lr}, min_lr={self.min_lr}")
+
+
+def build_dataset(tok, conversations: list[list[dict]], block_size: int) -> list[tuple[list[int], list[int]]]:
+    """Render every conversation to (ids, mask); error on one that does not fit the context."""
+    data = []
+    for i, messages in enumerate(conversations):
+        ids, mask = render_conversation(tok, messages)
+        if len(ids) > block_size + 1:   # +1: inputs are ids[:-1], targets ids[1:]
+            raise ValueError(f"conversation {i} is {len(ids)} tokens, longer than the context "
+                             f"(block_size={block_size} + 1); shorten it or use a larger block_size")
+        data.append((ids, mask))
+    return data
+
+
+def make_batch(data, rows: list[int], pad_id: int, loss_on: str = "assistant"):
+    """Right-pad a batch. Returns inputs x, targets y (B, T) and the loss mask (B, T) for the targets."""
+    T = max(len(data[i][0]) for i in rows) - 1
+    x = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    y = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    m = torch.zeros(len(rows), T)
+    for b, i in enumerate(rows):
+        ids, mask = data[i]
+        n = len(ids) - 1
+        x[b, :n] = torch.tensor(ids[:-1])
+        y[b, :n] = torch.tensor(ids[1:])
+        # target t is ids[t+1]: it counts when that token is the assistant's (or always, for "all")
+        m[b, :n] = torch.tensor(mask[1:], dtype=torch.float) if loss_on == "assistant" else 1.0
+    return x, y, m
+
+
+def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: list[str] | None = None,
+        progress: bool = True, callback=None):
+    """Fine-tune `model` in place on the conversations. Returns (model, history).
+
+    history: iter, loss (per step); eval_iter, gold, well_formed, length (at each evaluation,
+    when a world and held-out prompts are given).
+    """
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    data = build_dataset(tok, conversations, model.config.block_size)
+    pad_id = tok.special_id("<|pad|>")
+    optimizer = make_optimizer(model, cfg)
+    history = {"iter": [], "loss": [], "eval_iter": [], "gold": [], "well_formed": [], "length": []}
+
+    def evaluate(it):
+        if world is None or not eval_prompts:
+            return
+        figures, _ = evaluate_model(model, tok, world, eval_prompts[:cfg.eval_prompts],
+                                    cfg.max_new_tokens, seed=cfg.seed)
+        history["eval_iter"].append(it)
+        for key in ("gold", "well_formed", "length"):
+            history[key].append(figures[key])
+        if callback:
+            callback(history)
+
+    evaluate(0)
+    model.train()
+    order: list[int] = []
+    for it in tqdm(range(cfg.max_iters), desc="SFT", disable=not progress):
+        while len(order) < cfg.batch_size:            # reshuffle once per epoch
+            order += rng.sample(range(len(data)), len(data))
+        rows, order = order[:cfg.batch_size], order[cfg.batch_size:]
+        x, y, mask = make_batch(data, rows, pad_id, cfg.loss_on)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(it, cfg)
+        logits = model(x)                                              # (B, T, V)
+        loss = lm_loss(logits, y, mask)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"SFT loss became {loss.item()} at step {it}; lower the learning rate")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        history["iter"].append(it)
+        history["loss"].append(loss.item())
+        if cfg.eval_interval and (it + 1) % cfg.eval_interval == 0 and it + 1 < cfg.max_iters:
+            evaluate(it + 1)
+    evaluate(cfg.max_iters)
+    model.eval()
+    return model, history

@@ -1,0 +1,104 @@
+"""Tests of minilab.model: shapes, causality, the KV cache, generation, parameter counts."""
+import pytest
+import torch
+
+from minilab.config import GPTConfig, SIZES, size_config
+from minilab.model import GPT, KVCache, count_params, flops_per_token
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=50, block_size=32, n_layer=2, n_head=2, n_embd=32)).eval()
+
+
+def test_shapes(model):
+    idx = torch.randint(0, 50, (3, 7))  # (B, T)
+    assert model(idx).shape == (3, 7, 50)
+    logits, hidden = model(idx, return_hidden=True)
+    assert logits.shape == (3, 7, 50) and hidden.shape == (3, 7, 32)
+
+
+def test_future_tokens_never_change_past_logits(model):
+    idx = torch.randint(0, 50, (2, 20))
+    t = 11
+    perturbed = idx.clone()
+    perturbed[:, t] = (idx[:, t] + 1) % 50
+    a, b = model(idx), model(perturbed)
+    torch.testing.assert_close(a[:, :t], b[:, :t], rtol=0, atol=0)
+    assert not torch.allclose(a[:, t:], b[:, t:])  # position t and later do see the change
+
+
+def test_kv_cache_gives_the_same_logits_as_a_full_pass(model):
+    idx = torch.randint(0, 50, (2, 15))
+    full = model(idx)
+    cache = KVCache(model.config, batch_size=2, max_len=15)
+    parts = [model(idx[:, :6], kv_cache=cache), model(idx[:, 6:10], kv_cache=cache)]  # prompt, then a chunk
+    parts += [model(idx[:, i:i + 1], kv_cache=cache) for i in range(10, 15)]  # then one token at a time
+    assert cache.pos == 15
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, rtol=1e-5, atol=1e-5)
+
+
+def test_cached_and_uncached_greedy_generation_agree(model):
+    idx = torch.randint(0, 50, (3, 5))
+    out = model.generate(idx, 20, temperature=0)
+    slow = idx
+    for _ in range(20):  # no cache: the whole sequence again for every new token
+        slow = torch.cat([slow, model(slow)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert out.shape == (3, 25)
+    assert torch.equal(out, slow)
+    assert torch.equal(out[:, :5], idx)
+
+
+def test_top_k_1_is_greedy_and_a_generator_makes_sampling_repeatable(model):
+    idx = torch.randint(0, 50, (2, 4))
+    assert torch.equal(model.generate(idx, 8, top_k=1), model.generate(idx, 8, temperature=0))
+    a = model.generate(idx, 8, top_p=0.9, generator=torch.Generator().manual_seed(3))
+    b = model.generate(idx, 8, top_p=0.9, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert ((a >= 0) & (a < 50)).all()
+
+
+def test_generate_stops_at_stop_token(model):
+    idx = torch.randint(0, 50, (2, 4))
+    free = model.generate(idx, 10, temperature=0)
+    stop = int(free[0, 4])  # row 0's first new token
+    out = model.generate(idx, 10, temperature=0, stop_token=stop)
+    assert (out[0, 4:] == stop).all()  # row 0 stopped and keeps emitting stop_token
+    row1 = free[1, 4:]
+    if stop in row1.tolist():  # row 1 ends at its own first stop_token
+        first = row1.tolist().index(stop)
+        assert out.shape[1] == 4 + first + 1
+    else:
+        assert torch.equal(out[1], free[1])
+    one = model.generate(idx[:1], 10, temperature=0, stop_token=stop)
+    assert one.shape == (1, 5)  # every row finished: generation ends early
+
+
+def test_too_long_inputs_raise_clear_errors(model):
+    with pytest.raises(ValueError, match="block_size=32"):
+        model(torch.zeros(1, 33, dtype=torch.long))
+    with pytest.raises(ValueError, match="exceeds block_size=32"):
+        model.generate(torch.zeros(1, 30, dtype=torch.long), 3)
+    assert model.generate(torch.zeros(1, 30, dtype=torch.long), 2, temperature=0).shape == (1, 32)
+
+
+def test_generate_restores_training_mode(model):
+    model.train()
+    model.generate(torch.zeros(1, 2, dtype=torch.long), 2)
+    assert model.training
+    model.eval()
+
+
+def test_preset_parameter_counts():
+    counts = {size: count_params(GPT(size_config(size, vocab_size=512))) for size in SIZES}
+    assert counts["nano"] < counts["micro"] < counts["mini"] < 5_000_000
+    for size in SIZES:  # flops_per_token is 6N + the attention term, N = count_params
+        c = size_config(size, vocab_size=512)
+        assert flops_per_token(c) == 6 * counts[size] + 12 * c.n_layer * c.n_embd * c.block_size
+
+
+def test_output_head_is_tied_to_the_embedding(model):
+    names = [n for n, _ in model.named_parameters()]
+    assert not any("head" in n for n in names)
+    assert count_params(model) == 50 * 32 + 2 * (12 * 32 * 32 + 2 * 32) + 32

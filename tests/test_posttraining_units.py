@@ -1,0 +1,175 @@
+"""Fast unit tests of SFT, the reward model and PPO on tiny random models (no bundled checkpoint needed)."""
+import math
+
+import pytest
+import torch
+
+from minilab import losses
+from minilab.chat import sample_responses
+from minilab.config import GPTConfig
+from minilab.model import GPT
+from minilab.ppo import PPOConfig, pack, reply_logits, train_ppo
+from minilab.preferences import Pair, Response
+from minilab.reward import RewardModel, encode_reply, load_reward_model, reward_model_tensors, score
+from minilab.checkpoint import save_checkpoint
+from minilab.sft import SFTConfig, build_dataset, make_batch, sft
+from minilab.tokenizer import CharTokenizer, render_conversation
+
+TEXT = "What is 2 + 3? 2 + 3 = 5. Ada lives in Velm. Bo? I don't know. abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return CharTokenizer.train(TEXT)
+
+
+def tiny_gpt(tok, seed=0, block_size=96):
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=block_size, n_layer=1, n_head=2, n_embd=16))
+
+
+CONVS = [[{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "2 + 3 = 5."}],
+         [{"role": "user", "content": "Ada?"}, {"role": "assistant", "content": "Ada lives in Velm."},
+          {"role": "user", "content": "Bo?"}, {"role": "assistant", "content": "I don't know."}]]
+
+
+# ---------------------------------------------------------------- SFT
+
+def test_sft_batch_targets_and_mask(tok):
+    data = build_dataset(tok, CONVS, block_size=96)
+    x, y, m = make_batch(data, [0, 1], tok.special_id("<|pad|>"))
+    ids, mask = data[0]
+    n = len(ids) - 1
+    assert x[0, :n].tolist() == ids[:-1] and y[0, :n].tolist() == ids[1:]
+    assert m[0, :n].tolist() == [float(v) for v in mask[1:]]
+    assert m[0, n:].sum() == 0                       # padding never counts
+    # the masked targets decode to exactly the assistant's replies with their <|end|>
+    assert tok.decode(y[0][m[0] > 0].tolist()) == "2 + 3 = 5.<|end|>"
+    _, _, m_all = make_batch(data, [0, 1], tok.special_id("<|pad|>"), loss_on="all")
+    assert m_all[0, :n].sum() == n
+
+
+def test_sft_too_long_conversation_is_an_error(tok):
+    with pytest.raises(ValueError, match="conversation 0 is .* tokens, longer than the context"):
+        build_dataset(tok, [[{"role": "user", "content": "a" * 200}, {"role": "assistant", "content": "b"}]], 96)
+
+
+def test_sft_config_errors():
+    with pytest.raises(ValueError, match="allowed: assistant, all"):
+        SFTConfig(loss_on="user")
+    with pytest.raises(ValueError, match="max_iters"):
+        SFTConfig(max_iters=0)
+
+
+def test_sft_learns_the_replies(tok):
+    model = tiny_gpt(tok)
+    data = build_dataset(tok, CONVS, 96)
+    x, y, m = make_batch(data, [0, 1], tok.special_id("<|pad|>"))
+    before = losses.lm_loss(model(x), y, m).item()
+    sft(SFTConfig(max_iters=60, batch_size=2, lr=1e-2, warmup_iters=5, eval_interval=0), model, tok, CONVS,
+        progress=False)
+    after = losses.lm_loss(model(x), y, m).item()
+    assert after < 0.3 * before, (before, after)
+
+
+# ---------------------------------------------------------------- sampling
+
+def test_sampling_is_deterministic_and_cut_at_end(tok):
+    model = tiny_gpt(tok)
+    prompts = ["Ada?", "What is 2 + 3?", "Bo?"]
+    a = sample_responses(model, tok, prompts, max_new_tokens=12, seed=3)
+    b = sample_responses(model, tok, prompts, max_new_tokens=12, seed=3)
+    assert [s.response_ids for s in a] == [s.response_ids for s in b]
+    end = tok.special_id("<|end|>")
+    for s in a:
+        assert s.prompt == prompts[a.index(s)]
+        assert (end in s.response_ids) == s.ended
+        if s.ended:
+            assert s.response_ids.index(end) == len(s.response_ids) - 1
+        else:
+            assert len(s.response_ids) == 12
+
+
+# ---------------------------------------------------------------- reward model
+
+def test_reward_model_reads_the_last_real_token(tok):
+    rm = RewardModel(tiny_gpt(tok))
+    torch.nn.init.normal_(rm.head.weight)
+    seq = encode_reply(tok, "Ada?", "Ada lives in Velm.", True)
+    idx = torch.tensor([seq + [0, 0, 0], seq + [5, 6, 7]])        # same sequence, different padding
+    r = rm(idx, torch.tensor([len(seq), len(seq)]))
+    assert r[0].item() == pytest.approx(r[1].item(), abs=1e-6)
+
+
+def test_reward_model_checkpoint_round_trip(tok, tmp_path):
+    rm = RewardModel(tiny_gpt(tok))
+    torch.nn.init.normal_(rm.head.weight)
+    rm.reward_mean.fill_(0.3)
+    rm.reward_std.fill_(2.0)
+    save_checkpoint(tmp_path / "rm", rm.backbone, tok, {"kind": "reward_model"}, extra_tensors=reward_model_tensors(rm))
+    rm2, _, _ = load_reward_model(tmp_path / "rm")
+    args = (["Ada?", "Bo?"], ["Ada lives in Velm.", "I don't"], [True, False])
+    torch.testing.assert_close(score(rm, tok, *args), score(rm2, tok, *args))
+    save_checkpoint(tmp_path / "gpt", rm.backbone, tok, {})
+    with pytest.raises(ValueError, match="not a reward-model checkpoint"):
+        load_reward_model(tmp_path / "gpt")
+
+
+# ---------------------------------------------------------------- PPO
+
+def test_ppo_config_validation():
+    with pytest.raises(ValueError, match="beta must be a finite number >= 0"):
+        PPOConfig(beta=-0.1)
+    for eps in (0.0, 1.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match=r"clip_eps must be in the open interval \(0, 1\)"):
+            PPOConfig(clip_eps=eps)
+    with pytest.raises(ValueError, match="allowed: k1, k2, k3"):
+        PPOConfig(kl_estimator="exact")
+    with pytest.raises(ValueError, match="divisible"):
+        PPOConfig(batch_size=10, minibatches=4)
+    PPOConfig(beta=0.0, clip_eps=0.5)   # beta = 0 is allowed: no KL penalty
+
+
+def test_pack_aligns_logits_with_reply_tokens(tok):
+    model = tiny_gpt(tok)
+    samples = sample_responses(model, tok, ["Ada?", "What is 2 + 3?"], max_new_tokens=6, seed=0)
+    ro = pack(samples, tok.special_id("<|pad|>"))
+    logits = model(ro.idx)
+    lp = losses.token_logprobs(reply_logits(logits, ro.positions), ro.tokens)
+    for b, s in enumerate(samples):
+        seq = torch.tensor([s.prompt_ids + s.response_ids])
+        full = torch.log_softmax(model(seq)[0], -1)
+        for r, token in enumerate(s.response_ids):
+            assert lp[b, r].item() == pytest.approx(full[len(s.prompt_ids) - 1 + r, token].item(), abs=1e-5)
+        assert ro.mask[b].sum() == len(s.response_ids)
+
+
+def test_ppo_rewards_a_token_and_kl_stays_zero_at_start(tok):
+    """A reward for replies containing 'a' raises that share; at iteration 0 policy == reference, so KL = 0."""
+    model = tiny_gpt(tok, block_size=64)
+    a_id = tok.encode("a")[0]
+
+    def reward(samples):
+        return torch.tensor([float(s.response_ids.count(a_id)) for s in samples])
+
+    cfg = PPOConfig(iters=15, batch_size=16, minibatches=2, max_new_tokens=8, lr=3e-3, beta=0.01, missing_end_penalty=0.0)
+    _, history = train_ppo(cfg, model, tok, ["Ada?", "Bo?", "What is 2 + 3?"], reward, progress=False)
+    assert history["kl"][0] == pytest.approx(0.0, abs=1e-4)
+    assert history["score"][-1] > history["score"][0] + 1.0, history["score"]
+    assert history["kl"][-1] > 0
+    assert all(math.isnan(g) for g in history["gold"])   # no world given: no gold reward
+
+
+def test_ppo_stops_cleanly_on_non_finite_loss(tok):
+    model = tiny_gpt(tok, block_size=64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def reward(samples):
+        return torch.full((len(samples),), float("nan"))
+
+    cfg = PPOConfig(iters=3, batch_size=8, minibatches=2, max_new_tokens=4)
+    with pytest.warns(UserWarning, match="non-finite"):
+        policy, history = train_ppo(cfg, model, tok, ["Ada?"], reward, progress=False)
+    assert "stopped at iteration 0" in history["stopped"]
+    for k, v in policy.state_dict().items():
+        torch.testing.assert_close(v, before[k])         # nothing lost, nothing corrupted
