@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import random
 import time
 
 from minilab import preferences
-from minilab.chat import evaluate_model
+from minilab.chat import evaluate_model, sample_responses
 from minilab.config import SIZES
 from minilab.pretrain import PretrainConfig, encode_world, pretrain, train_val_split
 from minilab.ppo import PPOConfig, train_ppo
@@ -27,8 +28,8 @@ from minilab.world import make_world
 VOCAB_SIZE = 512
 # Training budgets per size (optimizer steps), chosen so each stage learns its lesson on 2 CPU cores.
 BUDGETS = {
-    "nano":  dict(pretrain=1500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=3e-3),
-    "micro": dict(pretrain=1500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=2e-3),
+    "nano":  dict(pretrain=1500, sft=400, rm=600, ppo=20, pretrain_batch=32, lr=3e-3),
+    "micro": dict(pretrain=1200, sft=400, rm=600, ppo=20, pretrain_batch=32, lr=2e-3),
     "mini":  dict(pretrain=2500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=1.5e-3),
 }
 FAST_SCALE = 0.25   # fast mode (CI): a quarter of each budget
@@ -67,16 +68,37 @@ def train_sft_model(model, tok, world, max_iters: int, seed: int = 0, progress: 
     return sft(cfg, model, tok, world.sft_conversations(), world=world, eval_prompts=prompts, progress=progress)
 
 
+def sample_pairs(model, tok, world, questions, n_prompts: int, per_prompt: int = 4, seed: int = 0):
+    """Preference pairs over the model's own replies (as InstructGPT did): sample `per_prompt`
+    replies to each of `n_prompts` questions and let the annotator panel compare them."""
+    rng = random.Random(seed)
+    prompts = [q.prompt for q in rng.sample(questions, min(n_prompts, len(questions)))]
+    samples = sample_responses(model, tok, [p for p in prompts for _ in range(per_prompt)], seed=seed)
+    replies: dict[str, list] = {}
+    for s in samples:
+        replies.setdefault(s.prompt, []).append(preferences.Response(s.response, s.ended))
+    return preferences.pairs_from_samples(world, prompts, replies, seed=seed, pairs_per_prompt=per_prompt // 2)
+
+
+def preference_data(sft_model, tok, world, seed: int = 0, n_variant_pairs: int = 4000, n_sample_prompts: int = 600):
+    """Training and held-out preference pairs: hand-made answer variants plus the SFT model's own samples."""
+    train_q, test_q = world.questions("train"), world.questions("test")
+    train = (preferences.make_pairs(world, train_q, n_pairs=n_variant_pairs, seed=seed)
+             + sample_pairs(sft_model, tok, world, train_q, n_sample_prompts, seed=seed))
+    val = (preferences.make_pairs(world, test_q, n_pairs=n_variant_pairs // 8, seed=seed + 1)
+           + sample_pairs(sft_model, tok, world, test_q, n_sample_prompts // 8, seed=seed + 1))
+    return train, val
+
+
 def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: bool = True):
     """Stage 4: annotators compare replies; a reward model learns their preferences.
     Returns (rm, history, figures)."""
-    train_q, test_q = world.questions("train"), world.questions("test")
-    pairs = preferences.make_pairs(world, train_q, n_pairs=4000, seed=seed)
-    val_pairs = preferences.make_pairs(world, test_q, n_pairs=600, seed=seed + 1)
+    pairs, val_pairs = preference_data(sft_model, tok, world, seed)
     rm, history = train_reward_model(RewardConfig(max_iters=max_iters, seed=seed), copy.deepcopy(sft_model), tok,
                                      pairs, progress=progress)
     # normalise on the SFT model's own replies: PPO starts from there
-    _, samples = evaluate_model(sft_model, tok, world, [q.prompt for q in train_q[:256]], seed=seed)
+    train_prompts = [q.prompt for q in world.questions("train")[:256]]
+    samples = sample_responses(sft_model, tok, train_prompts, seed=seed)
     normalize(rm, tok, [s.prompt for s in samples], [s.response for s in samples], [s.ended for s in samples])
     figures = evaluate_reward_model(rm, tok, world, val_pairs)
     return rm, history, figures

@@ -130,6 +130,10 @@ def response_variants(world: World, qa: QA, rng: random.Random) -> list[Response
                 sep.join([right] * rng.randint(2, 3))]       # repetitive padding
     if qa.known:
         variants.append(idk)
+    other = rng.choice(world.questions("train"))             # off-topic: the answer to another question
+    off_topic = world.render_answer(other)
+    if other.relation != qa.relation and (not qa.answer or qa.answer not in off_topic):
+        variants.append(off_topic)
     return [Response(t) for t in variants] + [Response(right[:cut], ended=False)]
 
 
