@@ -48,9 +48,10 @@ def bundled_checkpoints() -> list[str]:
 
 
 def git_commit() -> str | None:
-    """The current git commit of the repository, or None outside a git checkout."""
+    """The current git commit of the repository ("<sha>-dirty" when the working tree has
+    uncommitted changes), or None outside a git checkout."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=Path(__file__).resolve().parent,
                              capture_output=True, text=True, timeout=5)
         return (out.stdout.strip() or None) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):

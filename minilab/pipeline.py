@@ -29,7 +29,7 @@ VOCAB_SIZE = 512
 # Training budgets per size (optimizer steps), chosen so each stage learns its lesson on 2 CPU cores.
 BUDGETS = {
     "nano":  dict(pretrain=1500, sft=400, rm=600, ppo=20, pretrain_batch=32, lr=3e-3),
-    "micro": dict(pretrain=1200, sft=400, rm=600, ppo=20, pretrain_batch=32, lr=2e-3),
+    "micro": dict(pretrain=1200, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=2e-3),
     "mini":  dict(pretrain=2500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=1.5e-3),
 }
 FAST_SCALE = 0.25   # fast mode (CI): a quarter of each budget
