@@ -104,7 +104,7 @@ RULES: dict[str, tuple[str, Any]] = {
     "vocab_size": ("BPE vocabulary size: an integer >= 262 (256 bytes + 5 special tokens + 1 merge)",
                    lambda v: type(v) is int and v >= 262),
     "temperature": ("sampling temperature: a number > 0", lambda v: _number(v) and v > 0),
-    "top_k":     ("top-k sampling: an integer >= 1", _positive_int),
+    "top_k":     ("top-k sampling: an integer >= 0 (0: all tokens)", lambda v: type(v) is int and v >= 0),
 }
 
 
