@@ -4,7 +4,8 @@
 # Chromium through apt (Playwright's own browser download needs a network we may not have).
 #   sudo scripts/install_browser.sh     # or as root in CI
 set -eu
-if [ -x /usr/bin/chromium ]; then
+# fonts-wqy-zenhei: a CJK font, so the plots' Chinese labels render (minilab.plots falls back to boxes without it)
+if [ -x /usr/bin/chromium ] && fc-list :lang=zh 2>/dev/null | grep -q .; then
     echo "chromium already installed: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
     exit 0
 fi
@@ -16,5 +17,5 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core
+$SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-dejavu-core fonts-wqy-zenhei
 /usr/bin/chromium --version
