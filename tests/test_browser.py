@@ -186,7 +186,7 @@ def test_beta_slider_redraws_the_plot(browser, lab, name):
         status, plot = page.locator(".minilab-status").first, page.locator(".minilab-plots img").first
         page.wait_for_function("() => /done \\(run \\d+\\)/.test(document.querySelector('.minilab-status').textContent)",
                                timeout=RERUN_TIMEOUT_S * 1000)
-        runs_before = int(status.inner_text().split("run ")[1].rstrip(")"))
+        runs_before = int(status.text_content().split("run ")[1].rstrip(")"))
         before = plot.get_attribute("src")
         if source.parent == FIXTURES:
             assert f"kernel prefix: {sys.prefix}" in page.content(), "the kernel is not this venv's python"
@@ -203,7 +203,7 @@ def test_beta_slider_redraws_the_plot(browser, lab, name):
         page.wait_for_function("(before) => { const img = document.querySelector('.minilab-plots img');"
                                " return img && img.src !== before; }", arg=before, timeout=30_000)
         assert plot.get_attribute("src") != before
-        assert "error" not in status.inner_text()
+        assert "error" not in status.text_content()
         screenshot(page, source.stem, focus=".minilab-plots")
     finally:
         page.close()
