@@ -29,7 +29,7 @@ test: $(STAMP)
 	# Chromium + a CJK font from apt (root or sudo); without them the browser tests skip (and fail under CI=true)
 	bash scripts/install_browser.sh || echo "make test: could not install Chromium; the browser tests will be skipped"
 	# one torch thread per worker: two workers on two cores, no thread oversubscription
-	OMP_NUM_THREADS=1 MINILAB_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env tests notebooks
+	OMP_NUM_THREADS=1 MINILAB_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
 
 test-unit: $(STAMP)
 	$(PY) -m pytest -n $(WORKERS) -m "not slow and not browser" tests
