@@ -25,7 +25,7 @@ import math
 import random
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn as nn
@@ -36,6 +36,7 @@ from minilab.checkpoint import load_checkpoint
 from minilab.config import SIZES
 from minilab.losses import (KL_ESTIMATORS, entropy, gae, kl_penalty, masked_mean, ppo_policy_loss,
                             ppo_value_loss, token_logprobs, whiten)
+from minilab.pretrain import epoch_batches
 from minilab.reward import load_reward_model, reward_fn
 from minilab.world import make_world
 
@@ -170,13 +171,11 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
     keys = ["iter", "score", "gold", "kl", "entropy", "clipfrac", "approx_kl", "value_loss", "policy_loss",
             "explained_var", "length", "ended", "beta", "t_rollout", "t_score", "t_update"]
     history = {k: [] for k in keys} | {"samples": [], "config": asdict(cfg), "stopped": None}
-    order: list[str] = []
+    batches = epoch_batches(len(prompts), cfg.batch_size, rng)
     bar = tqdm(range(cfg.iters), desc="PPO", disable=not progress)
     for it in bar:
         t0 = time.perf_counter()
-        while len(order) < cfg.batch_size:
-            order += rng.sample(prompts, len(prompts))
-        batch_prompts, order = order[:cfg.batch_size], order[cfg.batch_size:]
+        batch_prompts = [prompts[i] for i in next(batches)]
 
         # 1. roll out: sample replies, then log-probs and values of the sampled tokens
         policy.eval()

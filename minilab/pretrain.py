@@ -181,6 +181,17 @@ def lr_at(it: int, cfg: PretrainConfig) -> float:
     return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))) * (cfg.lr - cfg.min_lr)  # SGDR Eq. 5
 
 
+def epoch_batches(n_items: int, batch_size: int, rng):
+    """Batches of indices into a dataset, forever: every epoch is a fresh shuffle of
+    range(n_items), and a batch may straddle two epochs (so any batch_size works)."""
+    order: list[int] = []
+    while True:
+        while len(order) < batch_size:
+            order += rng.sample(range(n_items), n_items)
+        yield order[:batch_size]
+        order = order[batch_size:]
+
+
 def make_optimizer(model, cfg: PretrainConfig) -> torch.optim.AdamW:
     """AdamW with weight decay on the matrices (embedding, attention, MLP) only."""
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]

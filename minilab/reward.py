@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from minilab.checkpoint import load_checkpoint
 from minilab.losses import bradley_terry_loss
 from minilab.model import GPT
-from minilab.pretrain import lr_at, make_optimizer
+from minilab.pretrain import epoch_batches, lr_at, make_optimizer
 from minilab.tokenizer import render_prompt
 
 
@@ -117,11 +117,9 @@ def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=N
     rm.train()
     optimizer = make_optimizer(rm, cfg)
     history = {"iter": [], "loss": [], "acc": []}
-    order: list[int] = []
+    batches = epoch_batches(len(pairs), cfg.batch_size, rng)
     for it in tqdm(range(cfg.max_iters), desc="reward model", disable=not progress):
-        while len(order) < cfg.batch_size:
-            order += rng.sample(range(len(pairs)), len(pairs))
-        rows, order = order[:cfg.batch_size], order[cfg.batch_size:]
+        rows = next(batches)
         idx, lengths, n = _pair_tensors(tok, [pairs[i] for i in rows], rm.config.block_size)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(it, cfg)

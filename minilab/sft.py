@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from minilab.chat import evaluate_model
 from minilab.losses import lm_loss
-from minilab.pretrain import lr_at, make_optimizer
+from minilab.pretrain import epoch_batches, lr_at, make_optimizer
 from minilab.tokenizer import render_conversation
 
 LOSS_ON = ("assistant", "all")
@@ -108,11 +108,9 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
 
     evaluate(0)
     model.train()
-    order: list[int] = []
+    batches = epoch_batches(len(data), cfg.batch_size, rng)
     for it in tqdm(range(cfg.max_iters), desc="SFT", disable=not progress):
-        while len(order) < cfg.batch_size:            # reshuffle once per epoch
-            order += rng.sample(range(len(data)), len(data))
-        rows, order = order[:cfg.batch_size], order[cfg.batch_size:]
+        rows = next(batches)
         x, y, mask = make_batch(data, rows, pad_id, cfg.loss_on)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(it, cfg)
