@@ -60,7 +60,7 @@ def test_assistant_only_loss_ignores_the_user_turns(world):
 
 
 def test_ppo_raises_the_proxy_score_and_kl_grows_from_zero():
-    _, _, history = run_ppo(beta=0.05, size="nano", iters=8, progress=False)
+    _, _, history = run_ppo(beta=0.05, size="nano", iters=16, progress=False)   # measured rise: +0.88
     assert history["kl"][0] == pytest.approx(0.0, abs=0.05)      # the policy starts as the reference
     first, last = history["score"][:2], history["score"][-2:]
     assert sum(last) / 2 > sum(first) / 2 + 0.3, history["score"]
