@@ -32,7 +32,7 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 MINILAB_FAST=1 $(PY) -m pytest -n $(WORKERS) --dist loadscope --nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
 
 test-unit: $(STAMP)
-	$(PY) -m pytest -n $(WORKERS) -m "not slow and not browser" tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) -m "not slow and not browser" tests
 
 bench: $(STAMP)
 	$(PY) scripts/bench_pretrain.py
