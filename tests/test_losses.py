@@ -47,7 +47,7 @@ def test_gae_by_hand():
 
 def test_kl_estimators_by_hand():
     lp, ref = torch.tensor([-1.0, -2.0]), torch.tensor([-1.5, -1.0])
-    l = lp - ref  # [0.5, -1.0]
+    # log-ratio lp - ref = [0.5, -1.0]
     assert losses.kl_penalty(lp, ref, "k1").tolist() == pytest.approx([0.5, -1.0])
     assert losses.kl_penalty(lp, ref, "k2").tolist() == pytest.approx([0.125, 0.5])
     assert losses.kl_penalty(lp, ref, "k3").tolist() == pytest.approx(

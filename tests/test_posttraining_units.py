@@ -9,11 +9,10 @@ from minilab.chat import sample_responses
 from minilab.config import GPTConfig
 from minilab.model import GPT
 from minilab.ppo import PPOConfig, pack, reply_logits, train_ppo
-from minilab.preferences import Pair, Response
-from minilab.reward import RewardModel, encode_reply, load_reward_model, reward_model_tensors, score
 from minilab.checkpoint import save_checkpoint
+from minilab.reward import RewardModel, encode_reply, load_reward_model, reward_model_tensors, score
 from minilab.sft import SFTConfig, build_dataset, make_batch, sft
-from minilab.tokenizer import CharTokenizer, render_conversation
+from minilab.tokenizer import CharTokenizer
 
 TEXT = "What is 2 + 3? 2 + 3 = 5. Ada lives in Velm. Bo? I don't know. abcdefghijklmnopqrstuvwxyz"
 
