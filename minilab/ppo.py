@@ -37,7 +37,7 @@ from minilab.config import SIZES
 from minilab.losses import (KL_ESTIMATORS, entropy, gae, kl_penalty, masked_mean, ppo_policy_loss,
                             ppo_value_loss, token_logprobs, whiten)
 from minilab.pretrain import epoch_batches
-from minilab.reward import load_reward_model, reward_fn
+from minilab.reward import load_reward_model, reward_fn, scalar_head
 from minilab.world import make_world
 
 
@@ -95,9 +95,7 @@ class PolicyWithValue(nn.Module):
         super().__init__()
         self.gpt = gpt
         self.config = gpt.config
-        self.value_head = nn.Linear(gpt.config.n_embd, 1)
-        nn.init.zeros_(self.value_head.weight)
-        nn.init.zeros_(self.value_head.bias)
+        self.value_head = scalar_head(gpt.config.n_embd)
 
     def forward(self, idx):
         logits, hidden = self.gpt(idx, return_hidden=True)        # (B, L, V), (B, L, C)

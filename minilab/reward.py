@@ -49,6 +49,15 @@ class RewardConfig:
             raise ValueError(f"RewardConfig.lr must be > 0, got {self.lr}")
 
 
+def scalar_head(n_embd: int) -> nn.Linear:
+    """A linear read-out of one number from the residual stream, starting at exactly 0
+    (the reward model's head and PPO's value head)."""
+    head = nn.Linear(n_embd, 1)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return head
+
+
 class RewardModel(nn.Module):
     """GPT backbone + scalar head read at the last token; reward = (raw - mean) / std."""
 
@@ -56,9 +65,7 @@ class RewardModel(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.config = backbone.config
-        self.head = nn.Linear(backbone.config.n_embd, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.head = scalar_head(backbone.config.n_embd)
         self.register_buffer("reward_mean", torch.zeros(()))
         self.register_buffer("reward_std", torch.ones(()))
 
