@@ -4,15 +4,14 @@ Every stage after pretraining asks the same question, "what does the model answe
 prompts, and how good is that?", so the answer lives here once:
 
 - `sample_responses` renders each prompt in the chat format, samples a reply with the model's
-  KV-cached `generate`, and cuts it at the first `<|end|>`. `GPT.generate` takes a batch of
-  equal-length prompts, so prompts are grouped by token length (no padding, no attention mask:
-  the model stays as simple as nanoGPT's).
+  KV-cached `generate`, and cuts it at the first `<|end|>`. Prompts of different lengths share
+  one batch: they are left-padded and `generate` masks the padding (`prompt_lengths`), so 64
+  prompts cost one pass of 32 decoding steps, not one pass per distinct prompt length.
 - `evaluate_replies` scores replies with the world's gold reward and reports the share that
   are well-formed (ended with `<|end|>`) and their mean length.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import torch
@@ -34,28 +33,26 @@ def sample_responses(model, tok, prompts: list[str], max_new_tokens: int = 32, t
                      top_k: int | None = None, top_p: float | None = None, seed: int = 0,
                      batch_size: int = 128) -> list[Sample]:
     """Sample one reply per prompt (temperature=0: greedy). Same seed, same replies."""
-    end_id = tok.special_id("<|end|>")
+    end_id, pad_id = tok.special_id("<|end|>"), tok.special_id("<|pad|>")
     generator = torch.Generator().manual_seed(seed)
     rendered = [render_prompt(tok, p) for p in prompts]
-    by_length = defaultdict(list)                      # prompts of equal token length share a batch
-    for i, ids in enumerate(rendered):
-        by_length[len(ids)].append(i)
+    order = sorted(range(len(prompts)), key=lambda i: len(rendered[i]))   # similar lengths share a batch
     samples: list[Sample | None] = [None] * len(prompts)
     was_training = model.training
     model.eval()
-    for length in sorted(by_length):
-        group = by_length[length]
-        for start in range(0, len(group), batch_size):
-            rows = group[start:start + batch_size]
-            idx = torch.tensor([rendered[i] for i in rows])                       # (b, T0)
-            out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k,
-                                 top_p=top_p, stop_token=end_id, generator=generator)
-            for row, i in enumerate(rows):
-                new = out[row, length:].tolist()
-                ended = end_id in new
-                new = new[:new.index(end_id) + 1] if ended else new
-                text = tok.decode([t for t in new if t != end_id])
-                samples[i] = Sample(prompts[i], text, ended, rendered[i], new)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        lengths = [len(rendered[i]) for i in rows]
+        T0 = max(lengths)
+        idx = torch.tensor([[pad_id] * (T0 - len(rendered[i])) + rendered[i] for i in rows])   # (b, T0), left-padded
+        out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                             stop_token=end_id, generator=generator, prompt_lengths=lengths)
+        for row, i in enumerate(rows):
+            new = out[row, T0:].tolist()
+            ended = end_id in new
+            new = new[:new.index(end_id) + 1] if ended else new
+            text = tok.decode([t for t in new if t != end_id])
+            samples[i] = Sample(prompts[i], text, ended, rendered[i], new)
     model.train(was_training)
     return samples
 

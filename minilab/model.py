@@ -97,7 +97,7 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=False)
         self.resid_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, cos, sin, kv_cache=None, layer=0):
+    def forward(self, x, cos, sin, kv_cache=None, layer=0, attn_mask=None):
         B, T, C = x.shape
         qkv = self.c_attn(x).view(B, T, 3, self.n_head, C // self.n_head)  # (B, T, 3, nh, hs)
         qk = apply_rotary(qkv[:, :, :2], cos, sin)  # (B, T, 2, nh, hs): q and k rotated in one go
@@ -108,7 +108,9 @@ class CausalSelfAttention(nn.Module):
             past = kv_cache.pos
             k, v = kv_cache.update(layer, k, v)  # (B, nh, past + T, hs)
         # Causal mask: query i (at position past + i) sees keys 0 .. past + i.
-        if past == 0:
+        if attn_mask is not None:
+            mask, causal = attn_mask, False  # (B, 1, T, past + T): causal and padding, built by GPT.forward
+        elif past == 0:
             mask, causal = None, T > 1
         elif T == 1:
             mask, causal = None, False  # one new token sees everything before it
@@ -143,8 +145,8 @@ class Block(nn.Module):
         self.norm_2 = RMSNorm(config.n_embd)
         self.mlp = MLP(config)
 
-    def forward(self, x, cos, sin, kv_cache=None, layer=0):
-        x = x + self.attn(self.norm_1(x), cos, sin, kv_cache, layer)
+    def forward(self, x, cos, sin, kv_cache=None, layer=0, attn_mask=None):
+        x = x + self.attn(self.norm_1(x), cos, sin, kv_cache, layer, attn_mask)
         return x + self.mlp(self.norm_2(x))
 
 
@@ -166,10 +168,11 @@ class GPT(nn.Module):
                 std = 0.02 / math.sqrt(2 * config.n_layer) if name.endswith("c_proj.weight") else 0.02
                 nn.init.normal_(p, mean=0.0, std=std)
 
-    def forward(self, idx, return_hidden: bool = False, kv_cache: KVCache | None = None):
+    def forward(self, idx, return_hidden: bool = False, kv_cache: KVCache | None = None, key_valid=None):
         """idx (B, T) -> logits (B, T, V); with return_hidden also hidden (B, T, C), the
         residual stream after the final norm. With a kv_cache, idx are the tokens that
-        follow the cache's `pos` filled positions, and the cache is extended by T."""
+        follow the cache's `pos` filled positions, and the cache is extended by T.
+        key_valid (B, past + T), optional: False at padding positions, which no query attends to."""
         B, T = idx.shape
         past = 0 if kv_cache is None else kv_cache.pos
         if past + T > self.config.block_size:
@@ -180,9 +183,10 @@ class GPT(nn.Module):
             )
         cos = self.rope_cos[past:past + T, None, None, :]  # (T, 1, 1, hs/2): broadcasts over (B, T, 2, nh, hs/2)
         sin = self.rope_sin[past:past + T, None, None, :]
+        mask = None if key_valid is None else padding_mask(key_valid, past, T)  # (B, 1, T, past + T)
         x = self.drop(self.wte(idx))  # (B, T, C)
         for layer, block in enumerate(self.blocks):
-            x = block(x, cos, sin, kv_cache, layer)  # (B, T, C)
+            x = block(x, cos, sin, kv_cache, layer, mask)  # (B, T, C)
         if kv_cache is not None:
             kv_cache.pos += T
         hidden = self.norm_f(x)  # (B, T, C)
@@ -191,8 +195,13 @@ class GPT(nn.Module):
 
     @torch.no_grad()
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, stop_token: int | None = None, generator: torch.Generator | None = None):
-        """Continue a batch of equal-length prompts idx (B, T0); return (B, T0 + n), n <= max_new_tokens.
+                 top_p: float | None = None, stop_token: int | None = None, generator: torch.Generator | None = None,
+                 prompt_lengths=None):
+        """Continue a batch of prompts idx (B, T0); return (B, T0 + n), n <= max_new_tokens.
+
+        Prompts of different lengths are left-padded to T0 and `prompt_lengths` (B,) gives each
+        one's real length: no query attends to the padding, and since RoPE scores depend only on
+        relative positions, a padded row samples as if it were alone (up to float rounding).
 
         temperature=0 picks the most likely token (greedy). top_k keeps the k most likely
         tokens; top_p keeps the smallest set whose probability reaches p (nucleus sampling,
@@ -214,7 +223,13 @@ class GPT(nn.Module):
         out = torch.empty(B, T0 + max_new_tokens, dtype=torch.long, device=idx.device)  # (B, T0 + max_new)
         out[:, :T0] = idx
         done = torch.zeros(B, dtype=torch.bool, device=idx.device)  # (B,) rows that emitted stop_token
-        logits = self(idx, kv_cache=cache)[:, -1, :]  # (B, V): read the whole prompt once
+        valid = None  # (B, T0 + max_new): False on the left padding
+        if prompt_lengths is not None:
+            first = T0 - torch.as_tensor(prompt_lengths, device=idx.device)  # (B,) first real position
+            if (first < 0).any() or (first >= T0).any():
+                raise ValueError(f"prompt_lengths must be in 1..T0={T0}, got {prompt_lengths}")
+            valid = torch.arange(T0 + max_new_tokens, device=idx.device)[None, :] >= first[:, None]
+        logits = self(idx, kv_cache=cache, key_valid=None if valid is None else valid[:, :T0])[:, -1, :]  # (B, V)
         n = 0
         for n in range(1, max_new_tokens + 1):
             next_id = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)
@@ -224,9 +239,19 @@ class GPT(nn.Module):
             out[:, T0 + n - 1] = next_id
             if n == max_new_tokens or (stop_token is not None and bool(done.all())):
                 break
-            logits = self(next_id[:, None], kv_cache=cache)[:, -1, :]  # (B, 1) -> (B, V): one new position
+            keys = None if valid is None else valid[:, :T0 + n]
+            logits = self(next_id[:, None], kv_cache=cache, key_valid=keys)[:, -1, :]  # (B, 1) -> (B, V): one new position
         self.train(was_training)
         return out[:, :T0 + n]
+
+
+def padding_mask(key_valid, past: int, T: int):
+    """Boolean attention mask (B, 1, T, past + T) for queries at positions past .. past + T - 1:
+    a query sees earlier keys that are not padding, and always itself (so a padding query,
+    whose output is never used, still has one key to attend to)."""
+    q_pos = torch.arange(past, past + T, device=key_valid.device)[:, None]  # (T, 1)
+    k_pos = torch.arange(past + T, device=key_valid.device)[None, :]  # (1, past + T)
+    return ((k_pos <= q_pos) & key_valid[:, None, None, :]) | (k_pos == q_pos)  # (B, 1, T, past + T)
 
 
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None):

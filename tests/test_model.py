@@ -50,6 +50,29 @@ def test_cached_and_uncached_greedy_generation_agree(model):
     assert torch.equal(out[:, :5], idx)
 
 
+def test_left_padded_prompts_generate_as_if_each_were_alone(model):
+    torch.manual_seed(1)
+    prompts = [torch.randint(0, 50, (n,)) for n in (3, 7, 5)]
+    T0, pad = 7, 49
+    idx = torch.stack([torch.cat([torch.full((T0 - len(p),), pad), p]) for p in prompts])   # (3, 7)
+    out = model.generate(idx, 12, temperature=0, prompt_lengths=[len(p) for p in prompts])
+    for row, p in enumerate(prompts):
+        alone = model.generate(p[None], 12, temperature=0)[0, len(p):]
+        assert torch.equal(out[row, T0:], alone), f"row {row} (prompt length {len(p)}) differs when padded"
+    # the padding really is ignored: other pad tokens give the same continuation
+    idx2 = idx.clone()
+    idx2[idx2 == pad] = 3
+    same = model.generate(idx2, 12, temperature=0, prompt_lengths=[3, 7, 5])
+    assert torch.equal(same[:, T0:], out[:, T0:])
+    # the next-token logits of a padded row match the row alone; unmasked, the padding is read as text
+    valid = torch.arange(T0)[None, :] >= torch.tensor([T0 - len(p) for p in prompts])[:, None]
+    masked = model(idx, key_valid=valid)[0, -1]
+    torch.testing.assert_close(masked, model(prompts[0][None])[0, -1], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(model(idx)[0, -1], masked, atol=1e-3)
+    with pytest.raises(ValueError, match="prompt_lengths"):
+        model.generate(idx, 2, prompt_lengths=[0, 7, 5])
+
+
 def test_top_k_1_is_greedy_and_a_generator_makes_sampling_repeatable(model):
     idx = torch.randint(0, 50, (2, 4))
     assert torch.equal(model.generate(idx, 8, top_k=1), model.generate(idx, 8, temperature=0))
