@@ -172,3 +172,15 @@ def test_ppo_stops_cleanly_on_non_finite_loss(tok):
     assert "stopped at iteration 0" in history["stopped"]
     for k, v in policy.state_dict().items():
         torch.testing.assert_close(v, before[k])         # nothing lost, nothing corrupted
+
+
+def test_value_loss_trains_the_value_head_only(tok):
+    """The value head reads the policy's hidden states detached: a value loss leaves the policy's
+    weights without gradient (a shared trunk let the value loss rewrite the policy)."""
+    from minilab.ppo import PolicyWithValue
+    policy = PolicyWithValue(tiny_gpt(tok))
+    idx = torch.tensor([tok.encode("Ada lives in Velm.")])
+    _, values = policy(idx)
+    ((values - 3.0) ** 2).mean().backward()
+    assert policy.value_head.weight.grad is not None and policy.value_head.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in policy.gpt.parameters())
