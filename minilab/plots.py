@@ -348,10 +348,15 @@ def hacking_plot(history: dict, title: str | None = None, smooth: int | None = N
 
 
 @_figure
-def frontier_plot(points: list[dict], title: str | None = None):
-    """Gold reward (and proxy score) vs final KL for a β sweep, each point labelled by its β."""
+def frontier_plot(points: list[dict], title: str | None = None, start: dict | None = None):
+    """Gold reward (and proxy score) vs final KL for a β sweep, each point labelled by its β;
+    `start` ({"gold", "score"}) marks where every run began, the SFT model at KL 0."""
     points = sorted(points, key=lambda p: p["kl"])
     fig, ax = _subplots(figsize=(6, 3.5))
+    if start:
+        ax.plot([0], [start["gold"]], "*", ms=12, color=PALETTE["sft"], label="SFT model (start, KL 0)")
+        if "score" in start:
+            ax.plot([0], [start["score"]], "*", ms=9, mfc="none", color=PALETTE["sft"])
     kl = [p["kl"] for p in points]
     ax.plot(kl, [p["gold"] for p in points], "o-", color=PALETTE["gold"], label="gold reward")
     if all("score" in p for p in points):
