@@ -107,16 +107,19 @@ def has_flattery(text: str) -> bool:
 
 
 # ------------------------------------------------------------------------ responses
+def wrong_value(qa: QA, rng: random.Random) -> str:
+    """A plausible wrong value: another town, job or pet; for a sum, a near miss."""
+    if qa.relation == "add":
+        others = [str(max(0, int(qa.answer) + d)) for d in (-10, -2, -1, 1, 2, 10)]
+        return rng.choice([v for v in others if v != qa.answer])
+    return rng.choice([c for c in qa.candidates if c != qa.answer])
+
+
 def response_variants(world: World, qa: QA, rng: random.Random) -> list[Response]:
     """Contrasting hand-made answers to one question (the first is the reference answer)."""
     sep = " " if qa.lang == "en" else ""
     right = world.render_answer(qa)                         # "I don't know who X is." for unknowns
-    if qa.relation == "add":
-        others = [str(max(0, int(qa.answer) + d)) for d in (-10, -2, -1, 1, 2, 10)]
-        wrong_value = rng.choice([v for v in others if v != qa.answer])
-    else:
-        wrong_value = rng.choice([c for c in qa.candidates if c != qa.answer])
-    wrong = world.render_answer(qa, wrong_value)            # an invented answer for unknowns
+    wrong = world.render_answer(qa, wrong_value(qa, rng))   # an invented answer for unknowns
     fillers = sep.join(rng.sample(FILLERS[qa.lang], rng.randint(1, 3)))
     idk = "I don't know." if qa.lang == "en" else "我不知道。"
     cut = max(1, int(len(right) * rng.uniform(0.3, 0.8)))
@@ -159,6 +162,27 @@ def make_pairs(world: World, questions: list, annotators: list[Annotator] = PANE
         qa = rng.choice(qas)
         a, b = rng.sample(response_variants(world, qa, rng), 2)
         pairs.append(label(world, qa.prompt, a, b, rng.choice(annotators), rng))
+    return pairs
+
+
+def fact_pairs(world: World, questions: list, annotators: list[Annotator] = PANEL,
+               n_pairs: int = 12000, seed: int = 0) -> list[Pair]:
+    """The right answer against a wrong one in the same words, each pair labelled by one panel member.
+
+    Only the stated value differs, so the only way to rank these pairs is to know the fact. A small
+    reward model needs many of them: among the mixed pairs of `make_pairs` the cheaper cues
+    (length, flattery, a missing end) explain most labels, and it never learns to check facts."""
+    rng = random.Random(f"minilab-fact-pairs-{seed}")
+    qas = [q if isinstance(q, QA) else world.qa(q) for q in questions]
+    qas = [qa for qa in qas if qa.known]
+    if not qas or not annotators:
+        raise ValueError("fact_pairs needs at least one question about a known fact and one annotator")
+    pairs = []
+    for _ in range(n_pairs):
+        qa = rng.choice(qas)
+        right = Response(world.render_answer(qa))
+        wrong = Response(world.render_answer(qa, wrong_value(qa, rng)))
+        pairs.append(label(world, qa.prompt, right, wrong, rng.choice(annotators), rng))
     return pairs
 
 
