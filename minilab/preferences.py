@@ -165,27 +165,6 @@ def make_pairs(world: World, questions: list, annotators: list[Annotator] = PANE
     return pairs
 
 
-def fact_pairs(world: World, questions: list, annotators: list[Annotator] = PANEL,
-               n_pairs: int = 12000, seed: int = 0) -> list[Pair]:
-    """The right answer against a wrong one in the same words, each pair labelled by one panel member.
-
-    Only the stated value differs, so the only way to rank these pairs is to know the fact. A small
-    reward model needs many of them: among the mixed pairs of `make_pairs` the cheaper cues
-    (length, flattery, a missing end) explain most labels, and it never learns to check facts."""
-    rng = random.Random(f"minilab-fact-pairs-{seed}")
-    qas = [q if isinstance(q, QA) else world.qa(q) for q in questions]
-    qas = [qa for qa in qas if qa.known]
-    if not qas or not annotators:
-        raise ValueError("fact_pairs needs at least one question about a known fact and one annotator")
-    pairs = []
-    for _ in range(n_pairs):
-        qa = rng.choice(qas)
-        right = Response(world.render_answer(qa))
-        wrong = Response(world.render_answer(qa, wrong_value(qa, rng)))
-        pairs.append(label(world, qa.prompt, right, wrong, rng.choice(annotators), rng))
-    return pairs
-
-
 def pairs_from_samples(world: World, prompts: list[str], samples: dict, annotators: list[Annotator] = PANEL,
                        seed: int = 0, pairs_per_prompt: int = 1) -> list[Pair]:
     """Label pairs of a model's own samples (InstructGPT style).

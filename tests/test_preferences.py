@@ -121,16 +121,3 @@ def test_pairs_from_samples_labels_the_models_own_answers(world):
     assert all(isinstance(p, Pair) and p.prompt in samples for p in pairs)
     assert pairs == pairs_from_samples(world, [q.prompt for q in qas], samples, seed=0, pairs_per_prompt=2)
 
-
-def test_fact_pairs_differ_only_in_the_stated_value(world, questions):
-    from minilab.preferences import fact_pairs
-    pairs = fact_pairs(world, questions, n_pairs=300, seed=1)
-    assert pairs == fact_pairs(world, questions, n_pairs=300, seed=1)          # same seed, same pairs
-    for p in pairs:
-        a, b = world.judge(p.prompt, p.chosen.text), world.judge(p.prompt, p.rejected.text)
-        assert {a.correct, b.correct} == {True, False}, p                       # one right, one wrong
-        assert len(p.chosen.text.split()) == len(p.rejected.text.split()), p    # same words but the value
-    labels_right = sum(p.gold_margin > 0 for p in pairs) / len(pairs)
-    assert 0.85 < labels_right < 1.0        # the panel mostly picks the fact, with some noise
-    with pytest.raises(ValueError, match="known fact"):
-        fact_pairs(world, world.unknown_questions("train"), n_pairs=5)
