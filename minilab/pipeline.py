@@ -19,8 +19,8 @@ from minilab import preferences
 from minilab.chat import evaluate_model, sample_responses
 from minilab.config import SIZES
 from minilab.pretrain import PretrainConfig, encode_world, pretrain, train_val_split
-from minilab.ppo import PPOConfig, train_ppo
-from minilab.reward import RewardConfig, evaluate_reward_model, normalize, reward_fn, train_reward_model
+from minilab.ppo import PPOConfig, ppo_against_reward_model
+from minilab.reward import RewardConfig, evaluate_reward_model, normalize, train_reward_model
 from minilab.sft import SFTConfig, sft
 from minilab.tokenizer import BPETokenizer
 from minilab.world import make_world
@@ -106,8 +106,7 @@ def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: boo
 
 def run_ppo_stage(sft_model, rm, tok, world, cfg: PPOConfig, progress: bool = True):
     """Stage 5: PPO against the reward model, with a KL penalty to the SFT model. Returns (policy, history)."""
-    prompts = [q.prompt for q in world.questions("train")]
-    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok), world=world, progress=progress)
+    return ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress)
 
 
 def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress: bool = True,

@@ -288,7 +288,13 @@ def run_ppo(beta: float = 0.05, clip_eps: float = 0.2, size: str = "nano", iters
     sft_model, tok, meta = load_checkpoint(f"sft-{size}")
     rm, _, _ = load_reward_model(f"rm-{size}")
     world = make_world(meta.get("seed", 0))       # the world the checkpoints were trained in
-    prompts = [q.prompt for q in world.questions("train")]
-    policy, history = train_ppo(cfg, sft_model, tok, prompts, reward_fn(rm, tok), world=world,
-                                progress=progress, callback=callback)
+    policy, history = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress, callback)
     return policy, tok, history
+
+
+def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress: bool = True, callback=None):
+    """PPO on the world's training questions, scored by the reward model `rm`, with the KL penalty
+    to `sft_model` (left unchanged: the policy starts as a copy). Returns (policy, history)."""
+    prompts = [q.prompt for q in world.questions("train")]
+    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok), world=world,
+                     progress=progress, callback=callback)
