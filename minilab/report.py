@@ -206,14 +206,15 @@ def read_metrics(nb) -> dict[str, Any]:
 def execute(run: Run, no_input: bool, cell_timeout: float | None = None) -> None:
     """Run one notebook with papermill; record its metrics or its error. Never raises for a failing notebook."""
     import papermill
+
+    from minilab.nbrun import execute_notebook
     # The kernel must import the same minilab as this command, even when it is not pip-installed.
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[1]), saved]))
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(run.notebook), str(run.output), parameters=run.params, kernel_name="python3",
-                                   cwd=str(run.notebook.parent), progress_bar=False, report_mode=no_input,
-                                   execution_timeout=cell_timeout)
+        execute_notebook(run.notebook, run.output, run.params, cwd=str(run.notebook.parent), progress_bar=False,
+                         report_mode=no_input, execution_timeout=cell_timeout)
     except papermill.PapermillExecutionError as error:
         run.error = f"{error.ename}: {error.evalue}"
     except Exception as error:                             # kernel died, timeout, ...

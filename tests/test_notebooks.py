@@ -8,6 +8,8 @@ import nbformat
 import papermill as pm
 import pytest
 
+from minilab.nbrun import execute_notebook
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -51,8 +53,7 @@ CHANGED = {"01_tokenization": {"vocab_size": 384}, "02_tiny_gpt": {"size": "nano
 def test_papermill_runs_with_a_changed_parameter(stem, tmp_path):
     path = next(p for p in NOTEBOOKS if p.stem == stem)
     out = tmp_path / f"{stem}.ipynb"
-    pm.execute_notebook(str(path), str(out), parameters={**CHANGED[stem], "fast": True}, cwd=str(path.parent),
-                        progress_bar=False, kernel_name="python3")
+    execute_notebook(path, out, {**CHANGED[stem], "fast": True}, cwd=str(path.parent), progress_bar=False)
     nb = nbformat.read(out, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     values = {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(injected[0].source).body}

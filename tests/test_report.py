@@ -17,6 +17,7 @@ import papermill
 import pytest
 
 from minilab import report
+from minilab.nbrun import execute_notebook
 from minilab.report import METRICS_MIME, main, parse_value, publish, read_metrics, validate_parameters
 
 matplotlib.use("Agg")
@@ -179,8 +180,7 @@ def test_panel_runs_reports_errors_and_stays_usable():
 
 def test_panel_headless_leaves_clean_output_and_a_static_copy(tmp_path):
     out = tmp_path / "panel.ipynb"
-    papermill.execute_notebook(str(PANEL), str(out), parameters={"beta": 0.3}, kernel_name="python3",
-                               progress_bar=False, cwd=str(PANEL.parent), execution_timeout=120)
+    execute_notebook(PANEL, out, {"beta": 0.3}, progress_bar=False, cwd=str(PANEL.parent), execution_timeout=120)
     nb = nbformat.read(out, as_version=4)
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]

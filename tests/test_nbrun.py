@@ -1,0 +1,42 @@
+"""The shell channel minilab.nbrun gives papermill: an endless wait becomes a loop of short polls
+(a single endless poll once slept through a reply that had arrived), and a caller's timeout is kept."""
+import asyncio
+from queue import Empty
+
+import pytest
+from jupyter_client.channels import AsyncZMQSocketChannel
+
+from minilab.nbrun import POLL_SLICE_S, SlicedPollKernelManager, SlicedShellChannel
+
+
+@pytest.fixture
+def socket_polls(monkeypatch):
+    """Replace the real socket read: the first two polls find nothing, the third finds the reply."""
+    calls = []
+
+    async def get_msg(self, timeout=None):
+        calls.append(timeout)
+        if len(calls) < 3:
+            raise Empty
+        return {"msg_type": "execute_reply"}
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", get_msg)
+    return calls
+
+
+def test_endless_wait_polls_in_slices_until_the_reply_arrives(socket_polls):
+    channel = SlicedShellChannel.__new__(SlicedShellChannel)          # no socket needed: get_msg is replaced
+    assert asyncio.run(channel.get_msg()) == {"msg_type": "execute_reply"}
+    assert socket_polls == [POLL_SLICE_S] * 3
+
+
+def test_a_callers_timeout_is_kept_and_empty_still_raised(socket_polls):
+    channel = SlicedShellChannel.__new__(SlicedShellChannel)
+    with pytest.raises(Empty):
+        asyncio.run(channel.get_msg(timeout=5.0))
+    assert socket_polls == [5.0]
+
+
+def test_the_kernel_manager_hands_out_clients_with_the_sliced_shell_channel():
+    client = SlicedPollKernelManager(kernel_name="python3").client()
+    assert client.shell_channel_class is SlicedShellChannel
