@@ -8,10 +8,10 @@ Why this module exists: with no cell timeout, nbclient (under papermill) waits f
 a loaded machine the kernel finished notebook 07's widget cell in 9 s and papermill waited 20
 minutes, until pytest-timeout killed it: the cell's metadata had `iopub.status.idle` but no
 `shell.execute_reply`, so the reply was sent and the poll most likely slept through it (nbclient
-issue #312 reports the same blocking on widget cells). A poll with a
-deadline re-checks the socket when the deadline passes and finds the message, so the shell
-channel here waits in one-second slices. Only the case with no timeout changes: a caller's
-cell timeout (`execution_timeout`) still applies as before.
+issue #312 reports the same blocking on widget cells). A poll with a deadline re-checks the
+socket when the deadline passes and finds the message, so the shell channel here waits in
+one-second slices. Only the case with no timeout changes: a caller's cell timeout
+(`execution_timeout`) still applies as before.
 """
 from __future__ import annotations
 
