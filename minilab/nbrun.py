@@ -1,17 +1,20 @@
-"""Run a notebook with papermill, with a kernel client that cannot sleep through a cell's reply.
+"""Run a notebook with papermill, with a kernel client that cannot sleep through a message.
 
     from minilab.nbrun import execute_notebook
     execute_notebook("notebooks/07_ppo.ipynb", "out.ipynb", {"beta": 0.2, "fast": True})
 
-Why this module exists: with no cell timeout, nbclient (under papermill) waits for each cell's
-`execute_reply` in a single asyncio poll of the shell socket with no deadline. In one CI run on
-a loaded machine the kernel finished notebook 07's widget cell in 9 s and papermill waited 20
-minutes, until pytest-timeout killed it: the cell's metadata had `iopub.status.idle` but no
-`shell.execute_reply`, so the reply was sent and the poll most likely slept through it (nbclient
-issue #312 reports the same blocking on widget cells). A poll with a deadline re-checks the
-socket when the deadline passes and finds the message, so the shell channel here waits in
-one-second slices. Only the case with no timeout changes: a caller's cell timeout
-(`execution_timeout`) still applies as before.
+Why this module exists: nbclient (under papermill and nbconvert) waits for a cell's messages in
+asyncio polls of the kernel's zmq sockets, and such a poll can sleep through a message that has
+arrived; it wakes only at its deadline, and with no cell timeout there is none. Seen here after
+notebook 07's widget-panel cell, whose reply the kernel sent in 9 s:
+- a CI run through papermill waited 20 minutes, until pytest-timeout killed it;
+- `jupyter nbconvert --execute` with a 850 s cell timeout sat idle for 844 s, then read the reply
+  (its timestamp is the kernel's, 844 s earlier) and finished normally;
+- while a run sat there, the kernel answered a kernel_info request at once and had no request
+  queued: the kernel was done, the client had not noticed.
+A poll with a deadline re-checks the socket when the deadline passes and finds the message (pyzmq
+polls once more without waiting). So the shell and IOPub channels here wait in one-second slices.
+A caller's own timeout is kept: only an endless wait changes.
 """
 from __future__ import annotations
 
@@ -25,8 +28,8 @@ from traitlets import Type
 POLL_SLICE_S = 1.0
 
 
-class SlicedShellChannel(AsyncZMQSocketChannel):
-    """A shell channel whose endless wait is a loop of one-second polls."""
+class SlicedChannel(AsyncZMQSocketChannel):
+    """A channel whose endless wait is a loop of one-second polls."""
 
     async def get_msg(self, timeout: float | None = None):
         if timeout is not None:
@@ -39,11 +42,12 @@ class SlicedShellChannel(AsyncZMQSocketChannel):
 
 
 class SlicedPollClient(AsyncKernelClient):
-    shell_channel_class = Type(SlicedShellChannel)
+    shell_channel_class = Type(SlicedChannel)
+    iopub_channel_class = Type(SlicedChannel)
 
 
 class SlicedPollKernelManager(AsyncKernelManager):
-    """The kernel manager nbclient starts; its clients wait on the shell channel in slices."""
+    """The kernel manager nbclient starts; its clients wait in slices."""
     client_factory = Type(SlicedPollClient)
 
 

@@ -1,4 +1,4 @@
-"""The shell channel minilab.nbrun gives papermill: an endless wait becomes a loop of short polls
+"""The channels minilab.nbrun gives papermill: an endless wait becomes a loop of short polls
 (a single endless poll once slept through a reply that had arrived), and a caller's timeout is kept."""
 import asyncio
 from queue import Empty
@@ -6,7 +6,7 @@ from queue import Empty
 import pytest
 from jupyter_client.channels import AsyncZMQSocketChannel
 
-from minilab.nbrun import POLL_SLICE_S, SlicedPollKernelManager, SlicedShellChannel
+from minilab.nbrun import POLL_SLICE_S, SlicedChannel, SlicedPollKernelManager
 
 
 @pytest.fixture
@@ -25,18 +25,18 @@ def socket_polls(monkeypatch):
 
 
 def test_endless_wait_polls_in_slices_until_the_reply_arrives(socket_polls):
-    channel = SlicedShellChannel.__new__(SlicedShellChannel)          # no socket needed: get_msg is replaced
+    channel = SlicedChannel.__new__(SlicedChannel)           # no socket needed: get_msg is replaced
     assert asyncio.run(channel.get_msg()) == {"msg_type": "execute_reply"}
     assert socket_polls == [POLL_SLICE_S] * 3
 
 
 def test_a_callers_timeout_is_kept_and_empty_still_raised(socket_polls):
-    channel = SlicedShellChannel.__new__(SlicedShellChannel)
+    channel = SlicedChannel.__new__(SlicedChannel)
     with pytest.raises(Empty):
         asyncio.run(channel.get_msg(timeout=5.0))
     assert socket_polls == [5.0]
 
 
-def test_the_kernel_manager_hands_out_clients_with_the_sliced_shell_channel():
+def test_the_kernel_manager_hands_out_clients_with_sliced_shell_and_iopub_channels():
     client = SlicedPollKernelManager(kernel_name="python3").client()
-    assert client.shell_channel_class is SlicedShellChannel
+    assert client.shell_channel_class is SlicedChannel and client.iopub_channel_class is SlicedChannel
