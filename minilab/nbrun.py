@@ -14,7 +14,9 @@ notebook 07's widget-panel cell, whose reply the kernel sent in 9 s:
   queued: the kernel was done, the client had not noticed.
 A poll with a deadline re-checks the socket when the deadline passes and finds the message (pyzmq
 polls once more without waiting). So the shell and IOPub channels here wait in one-second slices.
-A caller's own timeout is kept: only an endless wait changes.
+A caller's own timeout is kept: only an endless wait changes. Measured on 07 in fast mode with
+nbconvert, alternating: 2 of 5 plain runs sat until their 240 s deadline; 0 of 5 through
+`SlicedPollKernelManager` (20-22 s each).
 """
 from __future__ import annotations
 
