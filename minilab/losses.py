@@ -110,16 +110,19 @@ def ppo_policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantag
 
     ratio r = π_new / π_old; objective min(r·A, clip(r, 1-ε, 1+ε)·A); loss = -objective.
     Returns (loss, stats) with the clip fraction (share of tokens where the clip bites)
-    and approx_kl = mean(k3) between old and new policy.
+    and approx_kl, the k3 estimate of KL(π_old || π_new) from tokens sampled by π_old:
+    (r - 1) - log r with r = π_new / π_old.
+    Positions outside the mask get log r = 0, so a stray log-prob at a padded position can
+    never turn the masked mean into NaN (inf · 0).
     """
-    log_ratio = logprobs - old_logprobs
+    log_ratio = torch.where(mask.bool(), logprobs - old_logprobs, torch.zeros(()))
     ratio = torch.exp(log_ratio)
     unclipped = ratio * advantages
     clipped = torch.clamp(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantages
     loss = -masked_mean(torch.minimum(unclipped, clipped), mask)
     with torch.no_grad():
         clipfrac = masked_mean((clipped < unclipped).float(), mask)
-        approx_kl = masked_mean(torch.expm1(-log_ratio) + log_ratio, mask)
+        approx_kl = masked_mean(torch.expm1(log_ratio) - log_ratio, mask)
     return loss, {"clipfrac": clipfrac.item(), "approx_kl": approx_kl.item()}
 
 

@@ -241,8 +241,9 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
 
 
 def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng: random.Random):
-    """Stage 5: `epochs` passes of minibatch PPO updates. Returns mean stats, or None on a non-finite loss."""
-    policy.train()
+    """Stage 5: `epochs` passes of minibatch PPO updates. Returns mean stats, or None on a non-finite loss.
+    The policy stays in eval mode: with dropout on, π_new/π_old would differ from 1 before the first step."""
+    policy.eval()
     B = ro.idx.shape[0]
     mb_size = B // cfg.minibatches
     totals: dict[str, float] = {}

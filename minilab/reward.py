@@ -96,16 +96,21 @@ def pad_batch(seqs: list[list[int]], pad_id: int, block_size: int):
 
 
 @torch.no_grad()
-def score(rm: RewardModel, tok, prompts: list[str], texts: list[str], ended: list[bool],
-          batch_size: int = 256) -> torch.Tensor:
-    """Normalised reward of each (prompt, reply). -> (N,)"""
+def score_ids(rm: RewardModel, seqs: list[list[int]], pad_id: int, batch_size: int = 256) -> torch.Tensor:
+    """Normalised reward of each token sequence (rendered prompt + reply [+ <|end|>]). -> (N,)"""
     rm.eval()
     out = []
-    for s in range(0, len(prompts), batch_size):
-        seqs = [encode_reply(tok, p, t, e) for p, t, e in zip(prompts[s:s + batch_size], texts[s:s + batch_size], ended[s:s + batch_size])]
-        idx, lengths = pad_batch(seqs, tok.special_id("<|pad|>"), rm.config.block_size)
+    for s in range(0, len(seqs), batch_size):
+        idx, lengths = pad_batch(seqs[s:s + batch_size], pad_id, rm.config.block_size)
         out.append(rm(idx, lengths))
     return torch.cat(out)
+
+
+def score(rm: RewardModel, tok, prompts: list[str], texts: list[str], ended: list[bool],
+          batch_size: int = 256) -> torch.Tensor:
+    """Normalised reward of each (prompt, reply) given as text. -> (N,)"""
+    seqs = [encode_reply(tok, p, t, e) for p, t, e in zip(prompts, texts, ended)]
+    return score_ids(rm, seqs, tok.special_id("<|pad|>"), batch_size)
 
 
 def _pair_tensors(tok, pairs, block_size):
@@ -180,9 +185,13 @@ def evaluate_reward_model(rm: RewardModel, tok, world, pairs, clear_margin: floa
 
 
 def reward_fn(rm: RewardModel, tok):
-    """The reward function PPO calls: samples (chat.Sample) -> normalised reward-model scores (B,)."""
+    """The reward function PPO calls: samples (chat.Sample) -> normalised reward-model scores (B,).
+    It scores the sampled token ids themselves: decoding and re-encoding a reply can give other
+    tokens (a sampled byte piece that is not valid UTF-8 decodes to U+FFFD)."""
+    pad_id = tok.special_id("<|pad|>")
+
     def fn(samples):
-        return score(rm, tok, [s.prompt for s in samples], [s.response for s in samples], [s.ended for s in samples])
+        return score_ids(rm, [s.prompt_ids + s.response_ids for s in samples], pad_id)
     return fn
 
 

@@ -135,3 +135,27 @@ def test_entropy_uniform_and_peaked():
     assert losses.entropy(uniform).item() == pytest.approx(math.log(8))
     peaked = torch.tensor([[[50.0, 0, 0, 0]]])
     assert losses.entropy(peaked).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_approx_kl_estimates_kl_old_to_new():
+    """approx_kl is KL(π_old || π_new) estimated on tokens sampled from π_old (k3 with r = π_new / π_old)."""
+    old_p = torch.tensor([0.5, 0.3, 0.2])
+    new_p = torch.tensor([0.05, 0.15, 0.8])
+    exact = (old_p * (old_p / new_p).log()).sum().item()              # KL(old || new) = 1.08
+    tokens = torch.multinomial(old_p, 200_000, replacement=True, generator=torch.Generator().manual_seed(0))
+    new_lp, old_lp = new_p.log()[tokens][None], old_p.log()[tokens][None]
+    _, stats = losses.ppo_policy_loss(new_lp, old_lp, torch.zeros_like(new_lp), torch.ones_like(new_lp), 0.2)
+    inverted = (torch.expm1(old_lp - new_lp) - (old_lp - new_lp)).mean().item()   # r = π_old / π_new: 2.2
+    assert abs(stats["approx_kl"] - exact) < 0.03, (stats, exact)
+    assert abs(inverted - exact) > 0.5
+
+
+def test_policy_loss_ignores_huge_logprobs_at_padded_positions():
+    """A padded position whose log-probs drifted far (ratio overflows to inf) must not make the loss NaN."""
+    new = torch.tensor([[-1.0, -1.2, 500.0]], requires_grad=True)
+    old = torch.tensor([[-1.1, -1.0, -500.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    loss, stats = losses.ppo_policy_loss(new, old, torch.ones(1, 3), mask, 0.2)
+    loss.backward()
+    assert torch.isfinite(loss) and math.isfinite(stats["approx_kl"]) and torch.isfinite(new.grad).all()
+    assert new.grad[0, 2] == 0

@@ -184,3 +184,37 @@ def test_value_loss_trains_the_value_head_only(tok):
     ((values - 3.0) ** 2).mean().backward()
     assert policy.value_head.weight.grad is not None and policy.value_head.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in policy.gpt.parameters())
+
+
+def test_ppo_update_ratio_starts_at_one_even_with_dropout(tok):
+    """PPO updates run without dropout: on the first minibatch π_new = π_old exactly, so nothing is
+    clipped (with dropout 0.5 on, a third of the tokens were clipped before any step)."""
+    from minilab.ppo import PolicyWithValue, update
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=64, n_layer=1, n_head=2, n_embd=16, dropout=0.5))
+    samples = sample_responses(model, tok, ["Ada?", "Bo?"] * 4, max_new_tokens=6, seed=0)
+    ro = pack(samples, tok.special_id("<|pad|>"))
+    policy = PolicyWithValue(model).eval()             # rollouts are sampled and scored without dropout
+    with torch.no_grad():
+        logits, values = policy(ro.idx)
+        ro.logprobs = losses.token_logprobs(reply_logits(logits, ro.positions), ro.tokens)
+        ro.values = values.gather(1, ro.positions) * ro.mask
+    ro.advantages, ro.returns = torch.randn(ro.mask.shape) * ro.mask, torch.zeros(ro.mask.shape)
+    cfg = PPOConfig(batch_size=8, minibatches=1, epochs=1)
+    stats = update(policy, torch.optim.Adam(policy.parameters(), lr=1e-3), ro, cfg, __import__("random").Random(0))
+    assert stats["clipfrac"] == 0.0 and abs(stats["approx_kl"]) < 1e-6, stats
+
+
+def test_reward_fn_scores_the_sampled_token_ids(tok):
+    """PPO's reward function reads the sampled ids, not a re-encoding of the decoded text."""
+    from minilab.chat import Sample
+    from minilab.reward import reward_fn, score_ids
+    rm = RewardModel(tiny_gpt(tok))
+    torch.nn.init.normal_(rm.head.weight, std=1.0)
+    prompt_ids = tok.encode("<|user|>Ada?<|end|><|assistant|>")
+    odd = [tok.encode("a")[0], tok.encode("b")[0]]                       # ids as sampled
+    sample = Sample("Ada?", "zz", True, prompt_ids, odd + [tok.special_id("<|end|>")])   # text disagrees with ids
+    got = reward_fn(rm, tok)([sample])
+    want = score_ids(rm, [prompt_ids + odd + [tok.special_id("<|end|>")]], tok.special_id("<|pad|>"))
+    from_text = score(rm, tok, ["Ada?"], ["zz"], [True])
+    torch.testing.assert_close(got, want)
+    assert not torch.allclose(got, from_text)
