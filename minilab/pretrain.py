@@ -322,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("lr", "min_lr", "weight_decay", "grad_clip", "dropout", "target_val_loss"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name), help=f"default {getattr(d, name)}")
     p.add_argument("--out", help="directory to save the checkpoint in")
+    p.add_argument("--force", action="store_true", help="let --out replace a file or a folder that is not a checkpoint")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -369,7 +370,7 @@ def run(args, argv) -> int:
         meta = {"stage": "pretrain", "kind": "gpt", "metrics": metrics, "pretrain_config": asdict(cfg),
                 "command": "minilab pretrain " + " ".join(sys.argv[1:] if argv is None else argv),
                 "git_commit": git_commit(), "data": args.text or f"world(seed={args.world_seed})"}
-        save_checkpoint(args.out, model, tok, meta)
+        save_checkpoint(args.out, model, tok, meta, force=args.force)
     if args.json:
         print(json.dumps(metrics))
     else:
