@@ -112,8 +112,12 @@ def load_text(path) -> str:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"text file not found: {os.path.abspath(path)} (pass an existing UTF-8 text file)")
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{os.path.abspath(path)} is not UTF-8 text (it holds byte {e.object[e.start]:#04x}); "
+                         "save it as UTF-8, e.g. iconv -f latin1 -t utf-8 old.txt > new.txt") from e
 
 
 def encode_world(tokenizer, world) -> list[int]:
