@@ -1,5 +1,9 @@
 """The `minilab` command: one subcommand per stage, each implemented by its module's `main(argv)`.
 
+A subcommand's bad input (a ValueError, or a file missing or in the way) ends with one line,
+`minilab <command>: <message>`, and exit status 2, as argparse's own errors do; Ctrl-C ends
+with one line and status 130. Anything else is a bug and keeps its traceback.
+
     minilab pretrain --size micro --max-iters 2000 --json
     minilab pipeline --size nano --seed 0
     minilab checkpoints            # rebuild the bundled checkpoints under data/
@@ -34,7 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minilab: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    return module.main(rest) or 0
+    try:
+        return module.main(rest) or 0
+    except (ValueError, FileNotFoundError, FileExistsError) as e:  # bad input (UnicodeDecodeError is a ValueError)
+        message = " ".join(str(e).splitlines())
+        print(f"minilab {name}: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"minilab {name}: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130  # 128 + SIGINT, what a shell reports for a process stopped by Ctrl-C
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ kept in a preallocated buffer instead of being recomputed).
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn as nn
@@ -204,19 +205,12 @@ class GPT(nn.Module):
         relative positions, a padded row samples as if it were alone (up to float rounding).
 
         temperature=0 picks the most likely token (greedy). top_k keeps the k most likely
-        tokens; top_p keeps the smallest set whose probability reaches p (nucleus sampling,
+        tokens (0 or None: all of them); top_p keeps the smallest set whose probability reaches p (nucleus sampling,
         Holtzman et al. 2019). A row that has emitted `stop_token` emits only stop_token
         after it; generation ends early when every row has stopped."""
+        check_generate_args(self.config, idx, max_new_tokens, temperature, top_k, top_p, stop_token)
+        idx = idx.long()  # any integer dtype; the embedding takes long
         B, T0 = idx.shape
-        if T0 == 0:
-            raise ValueError("generate needs a prompt of at least one token (got T0=0)")
-        if T0 + max_new_tokens > self.config.block_size:
-            raise ValueError(
-                f"prompt length T0={T0} + max_new_tokens={max_new_tokens} = {T0 + max_new_tokens} exceeds "
-                f"block_size={self.config.block_size}; shorten the prompt or ask for fewer tokens"
-            )
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
         was_training = self.training
         self.eval()
         cache = KVCache(self.config, B, T0 + max_new_tokens, device=idx.device, dtype=self.wte.weight.dtype)
@@ -245,6 +239,48 @@ class GPT(nn.Module):
         return out[:, :T0 + n]
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)  # True is not a count
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_generate_args(config: GPTConfig, idx, max_new_tokens, temperature, top_k, top_p, stop_token):
+    """A ValueError that names the bad argument, its value and what is allowed, before torch
+    meets it (torch would say "index out of range in self" or fail inside multinomial)."""
+    V, block_size = config.vocab_size, config.block_size
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
+        got = f"a {idx.dim()}-D tensor of shape {tuple(idx.shape)}" if isinstance(idx, torch.Tensor) else repr(type(idx))
+        hint = "; for one prompt pass idx[None]" if isinstance(idx, torch.Tensor) and idx.dim() == 1 else ""
+        raise ValueError(f"idx must be a 2-D tensor of token ids (B, T0), got {got}{hint}")
+    if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
+        raise ValueError(f"idx must hold integer token ids (torch.long), got dtype {idx.dtype}")
+    B, T0 = idx.shape
+    if B == 0 or T0 == 0:
+        raise ValueError(f"generate needs at least one prompt of at least one token, got idx of shape {(B, T0)}")
+    low, high = int(idx.min()), int(idx.max())
+    if low < 0 or high >= V:
+        raise ValueError(f"token ids must be in 0..{V - 1} (vocab_size={V}), got {low if low < 0 else high}")
+    if not _is_int(max_new_tokens) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+    if T0 > block_size:
+        raise ValueError(f"the prompt (T0={T0} tokens) is longer than the model's context, block_size={block_size}; "
+                         "keep only its last tokens, idx[:, -(block_size - max_new_tokens):]")
+    if T0 + max_new_tokens > block_size:
+        raise ValueError(f"prompt length T0={T0} + max_new_tokens={max_new_tokens} = {T0 + max_new_tokens} exceeds "
+                         f"block_size={block_size}; shorten the prompt or ask for fewer tokens")
+    if not _is_real(temperature) or not 0 <= temperature < math.inf:
+        raise ValueError(f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}")
+    if top_k is not None and (not _is_int(top_k) or top_k < 0):
+        raise ValueError(f"top_k must be None or an integer >= 0 (0 or None: all tokens), got {top_k!r}")
+    if top_p is not None and (not _is_real(top_p) or not 0 < top_p <= 1):
+        raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
+    if stop_token is not None and (not _is_int(stop_token) or not 0 <= stop_token < V):
+        raise ValueError(f"stop_token must be None or a token id in 0..{V - 1}, got {stop_token!r}")
+
+
 def padding_mask(key_valid, past: int, T: int):
     """Boolean attention mask (B, 1, T, past + T) for queries at positions past .. past + T - 1:
     a query sees earlier keys that are not padding, and always itself (so a padding query,
@@ -259,7 +295,7 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None)
     if temperature == 0:
         return logits.argmax(dim=-1)  # (B,)
     logits = logits / temperature  # (B, V)
-    if top_k is not None:
+    if top_k:  # 0 or None: every token stays
         kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None and top_p < 1.0:

@@ -112,8 +112,12 @@ def load_text(path) -> str:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"text file not found: {os.path.abspath(path)} (pass an existing UTF-8 text file)")
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{os.path.abspath(path)} is not UTF-8 text (it holds byte {e.object[e.start]:#04x}); "
+                         "save it as UTF-8, e.g. iconv -f latin1 -t utf-8 old.txt > new.txt") from e
 
 
 def encode_world(tokenizer, world) -> list[int]:
@@ -322,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("lr", "min_lr", "weight_decay", "grad_clip", "dropout", "target_val_loss"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name), help=f"default {getattr(d, name)}")
     p.add_argument("--out", help="directory to save the checkpoint in")
+    p.add_argument("--force", action="store_true", help="let --out replace a file or a folder that is not a checkpoint")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -369,7 +374,7 @@ def run(args, argv) -> int:
         meta = {"stage": "pretrain", "kind": "gpt", "metrics": metrics, "pretrain_config": asdict(cfg),
                 "command": "minilab pretrain " + " ".join(sys.argv[1:] if argv is None else argv),
                 "git_commit": git_commit(), "data": args.text or f"world(seed={args.world_seed})"}
-        save_checkpoint(args.out, model, tok, meta)
+        save_checkpoint(args.out, model, tok, meta, force=args.force)
     if args.json:
         print(json.dumps(metrics))
     else:

@@ -16,6 +16,9 @@ Design choices
 --------------
 - Two encoders over the same merges: `encode_slow`, plain Python to read and step through,
   and `encode`, OpenAI's tiktoken (Rust) built from *our* ranks. Tests check they agree.
+- Text that is not valid Unicode (a lone surrogate, e.g. half an emoji from a JSON escape)
+  is encoded as U+FFFD by both, as tiktoken does, rather than refused: "every string can
+  be encoded" stays true, and decode already turns broken bytes into U+FFFD.
 - tiktoken knows no pairs, only byte strings: it merges the adjacent pair whose
   concatenated bytes is the lowest-ranked token. Two merges could make the same bytes
   (" t"+"he" and " th"+"e" both make " the"), so training gives a pair whose bytes already
@@ -57,6 +60,17 @@ _SPLIT = regex.compile(SPLIT_PATTERN)
 def split_chunks(text: str) -> list[str]:
     """Pre-tokenization: the chunks BPE merges within, e.g. "Hi you!" -> ["Hi", " you", "!"]."""
     return _SPLIT.findall(text)
+
+
+def valid_unicode(text: str) -> str:
+    """Text that UTF-8 can encode, by tiktoken's rule: a surrogate pair written as two code points
+    ("\\ud83d\\ude00") becomes its character; a lone surrogate (half an emoji, as a JSON escape
+    "\\ud83d" can give) becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
@@ -244,7 +258,7 @@ class BPETokenizer(Tokenizer):
     def encode_slow(self, text: str, allowed_special="all") -> list[int]:
         """Readable encoder: cut at special tokens, split into chunks, merge within each chunk."""
         ids = []
-        for segment in self._segments(text, allowed_special):
+        for segment in self._segments(valid_unicode(text), allowed_special):
             if isinstance(segment, int):  # a special token
                 ids.append(segment)
                 continue

@@ -1,5 +1,9 @@
-"""Tests of minilab.checkpoint: round trip, atomic writes, clear errors."""
+"""Tests of minilab.checkpoint: round trip, atomic writes, clear errors, nothing of the user's replaced."""
 import json
+import os
+import re
+import stat
+import warnings
 from pathlib import Path
 
 import pytest
@@ -140,3 +144,131 @@ def test_meta_that_json_cannot_hold_fails_before_touching_the_disk(tmp_path, par
 def test_no_pickle():
     source = Path(checkpoint.__file__).read_text()
     assert "torch.load" not in source and "pickle" not in source.replace("no pickle", "")
+
+
+# ---------------------------------------------------------------- never lose what the user owns
+
+def tree(root: Path) -> dict:
+    """Every file under root (relative path -> bytes) and every folder (-> None)."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))}
+
+
+def thesis_file(root):  # the target is the user's file
+    (root / "thesis.txt").write_text("four years of work")
+    return root / "thesis.txt"
+
+
+def folder_of_work(root):  # `--out work` where work/ holds a thesis and a subfolder
+    (root / "work" / "figures").mkdir(parents=True)
+    (root / "work" / "thesis.txt").write_text("four years of work")
+    (root / "work" / "figures" / "plot.png").write_bytes(b"\x89PNG")
+    return root / "work"
+
+
+def current_folder(root):  # `--out .` in a folder holding a thesis
+    (root / "thesis.txt").write_text("four years of work")
+    return root / "."
+
+
+def checkpoint_plus_notes(root):  # a checkpoint the user wrote notes into
+    (root / "ck").mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "notes.txt"):
+        (root / "ck" / name).write_text(name)
+    return root / "ck"
+
+
+def only_a_config(root):  # some other tool's folder that happens to hold a config.json
+    (root / "tool").mkdir()
+    (root / "tool" / "config.json").write_text("{}")
+    return root / "tool"
+
+
+@pytest.mark.parametrize("make, shown", [(thesis_file, "it is a file"), (folder_of_work, "figures, thesis.txt"),
+                                         (current_folder, "thesis.txt"), (checkpoint_plus_notes, "notes.txt"),
+                                         (only_a_config, "holds config.json")])
+def test_save_refuses_to_replace_what_is_not_a_checkpoint(tmp_path, parts, make, shown):
+    model, tok = parts
+    root = tmp_path / "home"
+    root.mkdir()
+    target = make(root)
+    before = tree(tmp_path)
+    with pytest.raises(FileExistsError) as err:
+        save_checkpoint(target, model, tok, {})
+    message = str(err.value)
+    assert str(target.resolve()) in message and shown in message and "force=True" in message and "\n" not in message
+    assert tree(tmp_path) == before  # nothing changed, and no temporary folder left behind
+
+
+@pytest.mark.parametrize("make", [thesis_file, folder_of_work])
+def test_force_replaces_it(tmp_path, parts, make):
+    model, tok = parts
+    target = make(tmp_path)
+    save_checkpoint(target, model, tok, {"stage": "forced"}, force=True)
+    assert load_checkpoint(target)[2]["stage"] == "forced"
+    assert sorted(p.name for p in target.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+
+
+def test_an_empty_folder_is_filled_without_force(tmp_path, parts):
+    model, tok = parts
+    (tmp_path / "out").mkdir()
+    save_checkpoint(tmp_path / "out", model, tok, {"stage": "pretrain"})
+    assert load_checkpoint(tmp_path / "out")[2]["stage"] == "pretrain"
+
+
+@pytest.mark.parametrize("umask, folder, file", [(0o022, 0o755, 0o644), (0o077, 0o700, 0o600), (0o002, 0o775, 0o664)])
+def test_saved_modes_follow_the_umask(tmp_path, parts, umask, folder, file):
+    model, tok = parts
+    old = os.umask(umask)
+    try:
+        save_checkpoint(tmp_path / "ck", model, tok, {})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "ck").stat().st_mode) == folder
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "ck").iterdir()} == {
+        "config.json": file, "model.safetensors": file, "tokenizer.json": file}
+
+
+def test_tilde_means_the_home_folder(tmp_path, parts, monkeypatch):
+    model, tok = parts
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    saved = save_checkpoint("~/ckpt", model, tok, {"stage": "home"})
+    assert saved == tmp_path / "home" / "ckpt" and not (tmp_path / "work" / "~").exists()
+    assert load_checkpoint("~/ckpt")[2]["loaded_from"] == str(tmp_path / "home" / "ckpt")
+
+
+@pytest.mark.parametrize("bad", [None, "", "   "])
+def test_no_checkpoint_given_is_a_clear_error(tmp_path, parts, monkeypatch, bad):
+    model, tok = parts
+    save_checkpoint(tmp_path / "ck", model, tok, {})
+    monkeypatch.chdir(tmp_path / "ck")  # the current folder is a checkpoint, and must not be taken for one
+    with pytest.raises(ValueError, match=rf"no checkpoint given \({re.escape(repr(bad))}\): pass a bundled name .* or the path"):
+        load_checkpoint(bad)
+
+
+def test_a_bare_name_means_the_bundled_checkpoint_and_a_path_the_folder(tmp_path, parts, monkeypatch):
+    model, tok = parts
+    monkeypatch.setenv("MINILAB_DATA", str(tmp_path / "data"))
+    bundled = save_checkpoint(tmp_path / "data" / "checkpoints" / "sft-nano", model, tok, {"stage": "bundled"})
+    monkeypatch.chdir(tmp_path)
+    local = save_checkpoint("sft-nano", model, tok, {"stage": "local"})  # ./sft-nano, same name
+    with pytest.warns(UserWarning, match=r"bundled checkpoint .* not the folder ./sft-nano here; pass './sft-nano'"):
+        meta = load_checkpoint("sft-nano")[2]
+    assert meta["stage"] == "bundled" and meta["loaded_from"] == str(bundled)
+    for path in ("./sft-nano", str(local), Path("sft-nano")):
+        meta = load_checkpoint(path)[2]
+        assert meta["stage"] == "local" and meta["loaded_from"] == str(local), path
+    save_checkpoint("mine", model, tok, {"stage": "mine"})  # a bare name that nothing bundled has: the folder
+    assert load_checkpoint("mine")[2]["loaded_from"] == str(tmp_path / "mine")
+
+
+def test_a_config_claiming_more_context_than_was_trained_warns(tmp_path, parts):
+    model, tok = parts  # block_size=16; RoPE has no position table, so only the recorded pretrain config can tell
+    save_checkpoint(tmp_path / "ck", model, tok, {"pretrain_config": {"block_size": 8}})
+    with pytest.warns(UserWarning, match="claims block_size=16, but the model was pretrained with block_size=8"):
+        load_checkpoint(tmp_path / "ck")
+    save_checkpoint(tmp_path / "ck", model, tok, {"pretrain_config": {"block_size": 16}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_checkpoint(tmp_path / "ck")

@@ -125,3 +125,48 @@ def test_output_head_is_tied_to_the_embedding(model):
     names = [n for n, _ in model.named_parameters()]
     assert not any("head" in n for n in names)
     assert count_params(model) == 50 * 32 + 2 * (12 * 32 * 32 + 2 * 32) + 32
+
+
+# ---------------------------------------------------------------- generate: one clear error per bad argument
+
+PROMPT = torch.tensor([[1, 2, 3]])  # (B=1, T0=3); the model has vocab_size=50, block_size=32
+
+BAD_GENERATE = [  # (id, arguments, the words the message must contain: the bad value and what is allowed)
+    ("max_new_tokens<0", dict(max_new_tokens=-1), ["max_new_tokens", "-1", "integer >= 0"]),
+    ("max_new_tokens float", dict(max_new_tokens=2.5), ["max_new_tokens", "2.5", "integer >= 0"]),
+    ("temperature nan", dict(temperature=float("nan")), ["temperature", "nan", "finite number >= 0"]),
+    ("temperature<0", dict(temperature=-0.5), ["temperature", "-0.5", "finite number >= 0"]),
+    ("temperature inf", dict(temperature=float("inf")), ["temperature", "inf", "finite number >= 0"]),
+    ("top_k<0", dict(top_k=-3), ["top_k", "-3", "integer >= 0 (0 or None: all tokens)"]),
+    ("top_k float", dict(top_k=2.5), ["top_k", "2.5", "integer >= 0"]),
+    ("top_p=0", dict(top_p=0.0), ["top_p", "0.0", "(0, 1]"]),
+    ("top_p>1", dict(top_p=1.5), ["top_p", "1.5", "(0, 1]"]),
+    ("top_p nan", dict(top_p=float("nan")), ["top_p", "nan", "(0, 1]"]),
+    ("id >= vocab", dict(idx=torch.tensor([[1, 50, 3]])), ["token ids", "0..49", "got 50"]),
+    ("negative id", dict(idx=torch.tensor([[1, -2, 3]])), ["token ids", "0..49", "got -2"]),
+    ("1-D prompt", dict(idx=torch.tensor([1, 2, 3])), ["2-D tensor", "shape (3,)", "idx[None]"]),
+    ("float prompt", dict(idx=torch.tensor([[1.0, 2.0]])), ["integer token ids", "torch.float32"]),
+    ("list prompt", dict(idx=[[1, 2, 3]]), ["2-D tensor", "list"]),
+    ("empty prompt", dict(idx=torch.zeros(1, 0, dtype=torch.long)), ["at least one token", "(1, 0)"]),
+    ("prompt > context", dict(idx=torch.zeros(1, 40, dtype=torch.long)), ["T0=40", "block_size=32", "last tokens"]),
+    ("prompt + new > context", dict(idx=torch.zeros(1, 30, dtype=torch.long), max_new_tokens=3),
+     ["T0=30", "max_new_tokens=3", "block_size=32"]),
+    ("stop_token >= vocab", dict(stop_token=50), ["stop_token", "0..49", "50"]),
+]
+
+
+@pytest.mark.parametrize("args, words", [case[1:] for case in BAD_GENERATE], ids=[case[0] for case in BAD_GENERATE])
+def test_generate_names_each_bad_argument(model, args, words):
+    args = {"idx": PROMPT, "max_new_tokens": 2, **args}
+    with pytest.raises(ValueError) as err:
+        model.generate(**args)
+    for word in words:
+        assert word in str(err.value), (word, str(err.value))
+
+
+def test_top_k_0_means_all_tokens_and_max_new_tokens_0_the_prompt(model):
+    a = model.generate(PROMPT, 8, top_k=0, generator=torch.Generator().manual_seed(5))
+    b = model.generate(PROMPT, 8, top_k=None, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+    assert torch.equal(model.generate(PROMPT, 0), PROMPT)
+    assert torch.equal(model.generate(PROMPT.int(), 4, temperature=0), model.generate(PROMPT, 4, temperature=0))

@@ -369,3 +369,16 @@ def test_corrupt_cached_file_is_detected(tmp_path, monkeypatch):
             f.write("garbage")
     with pytest.raises(encodings.EncodingUnavailable, match="SHA-256 mismatch"):
         encodings.load_real_encoding.__wrapped__("gpt2")
+
+
+@pytest.mark.parametrize("text, means", [
+    ("a\ud800b", "a\ufffdb"),                       # a lone high surrogate
+    ("\udfff", "\ufffd"),                           # a lone low surrogate
+    ("x\ud83d\ude00y", "x😀y"),                     # a pair written as two code points
+    ("\ud83d<|end|>\ude00", "\ufffd<|end|>\ufffd"),  # halves on both sides of a special token
+])
+def test_both_encoders_replace_lone_surrogates_as_tiktoken_does(tok, text, means):
+    ids = tok.encode(text)
+    assert ids == tok.encode_slow(text) == tok.encode(means)
+    assert tok.decode(ids) == means
+    assert tok.encode(text, allowed_special="none") == tok.encode_slow(text, allowed_special="none")
