@@ -35,11 +35,12 @@ from matplotlib.colors import Normalize
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter, PercentFormatter
 
+from minilab.gold import OUTCOMES
+
 PALETTE = {"base": "#8c8c8c", "sft": "#3b75af", "ppo": "#e1812c", "proxy": "#7b4fa6", "gold": "#c08a00",
            "train": "#9bbbd9", "val": "#1f4e79", "chance": "#999999", "known": "#5b8db8", "unknown": "#c9793a"}
 RUN_COLORS = ["#e1812c", "#3b75af", "#3a923a", "#c03d3e", "#9372b2", "#845b53", "#d684bd", "#8c8c8c"]
-OUTCOMES = {"confident-correct": "#2e7d32", "hedged-correct": "#8bc98e", "abstain": "#bdbdbd",
-            "hedged-wrong": "#ffb74d", "confident-wrong": "#d32f2f"}        # world.Judgement.outcome
+OUTCOME_COLORS = dict(zip(OUTCOMES, ["#2e7d32", "#8bc98e", "#bdbdbd", "#ffb74d", "#d32f2f"]))   # gold.OUTCOMES
 _CJK_NAMES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
               "WenQuanYi Micro Hei", "Droid Sans Fallback", "PingFang SC", "Hiragino Sans GB",
               "Heiti SC", "Microsoft YaHei", "SimHei", "Arial Unicode MS")
@@ -451,7 +452,7 @@ def outcome_bars(outcomes: dict, title: str | None = None):
     names = list(outcomes)
     fig, ax = _subplots(figsize=(9, 0.6 * len(names) + 1.4))
     left = np.zeros(len(names))
-    for outcome, color in OUTCOMES.items():
+    for outcome, color in OUTCOME_COLORS.items():
         share = np.array([outcomes[n].get(outcome, 0) / max(sum(outcomes[n].values()), 1) for n in names])
         bars = ax.barh(names, share, left=left, color=color, label=outcome)
         ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.06 else "" for v in share], label_type="center", fontsize=8)

@@ -148,7 +148,7 @@ def test_annotator_agreement_report_card_and_nb09():
     outcomes = {"plain": Counter({"confident-correct": 6, "confident-wrong": 4}),
                 "table": Counter({"confident-correct": 5, "abstain": 4, "hedged-wrong": 1})}
     fig = drawn(plots.outcome_bars(outcomes), 1)
-    assert len(fig.axes[0].patches) == 2 * len(plots.OUTCOMES)
+    assert len(fig.axes[0].patches) == 2 * len(plots.OUTCOME_COLORS)
 
 
 def test_bpe_merges_plot():
