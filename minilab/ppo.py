@@ -27,7 +27,6 @@ import copy
 import math
 import random
 import time
-import warnings
 from dataclasses import asdict, dataclass
 
 import torch
@@ -39,9 +38,14 @@ from minilab.checkpoint import load_checkpoint
 from minilab.config import SIZES
 from minilab.losses import (KL_ESTIMATORS, entropy, gae, kl_penalty, masked_mean, ppo_policy_loss,
                             ppo_value_loss, token_logprobs, whiten)
-from minilab.pretrain import epoch_batches
-from minilab.reward import load_reward_model, reward_fn, scalar_head
+from minilab.model import scalar_head
+from minilab.optim import LastGood, epoch_batches, optimizer_step
+from minilab.reward import load_reward_model, reward_fn
 from minilab.world import make_world
+
+
+ADAM_EPS = 1e-5                  # Adam's epsilon, as in OpenAI baselines' PPO (Huang et al. 2022, detail 3)
+ROLLOUT_SEED_STRIDE = 100_003    # a prime: the sampling seed of iteration `it` is seed * stride + it
 
 
 @dataclass
@@ -168,11 +172,12 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
     pad_id = tok.special_id("<|pad|>")
     reference = copy.deepcopy(policy_gpt).eval().requires_grad_(False)   # the frozen SFT model
     policy = PolicyWithValue(policy_gpt)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=1e-5)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=ADAM_EPS)
     beta = float(cfg.beta)
     keys = ["iter", "score", "gold", "kl", "entropy", "clipfrac", "approx_kl", "value_loss", "policy_loss",
             "explained_var", "length", "ended", "beta", "t_rollout", "t_score", "t_update"]
-    history = {k: [] for k in keys} | {"samples": [], "config": asdict(cfg), "stopped": None}
+    history = {k: [] for k in keys} | {"samples": [], "config": asdict(cfg)}
+    last_good = LastGood(policy, "PPO", history)          # saved before each update
     batches = epoch_batches(len(prompts), cfg.batch_size, rng)
     bar = tqdm(range(cfg.iters), desc="PPO", disable=not progress)
     for it in bar:
@@ -182,7 +187,7 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
         # 1. roll out: sample replies, then log-probs and values of the sampled tokens
         policy.eval()
         samples = sample_responses(policy.gpt, tok, batch_prompts, cfg.max_new_tokens,
-                                   temperature=cfg.temperature, seed=cfg.seed * 100_003 + it)
+                                   temperature=cfg.temperature, seed=cfg.seed * ROLLOUT_SEED_STRIDE + it)
         ro = pack(samples, pad_id)
         with torch.no_grad():
             logits, values = policy(ro.idx)                                        # (B, L, V), (B, L)
@@ -210,14 +215,8 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
             ro.advantages = whiten(ro.advantages, ro.mask)
 
         # 5. epochs of minibatch updates of the clipped surrogate + clipped value loss
-        snapshot = copy.deepcopy(policy.state_dict())        # the last good state, if losses blow up
-        stats = update(policy, optimizer, ro, cfg, rng)
-        if stats is None:
-            policy.load_state_dict(snapshot)
-            history["stopped"] = (f"stopped at iteration {it}: a loss became non-finite; the policy was "
-                                  f"restored to its state before this update (try a lower lr)")
-            warnings.warn(history["stopped"])
-            break
+        last_good.save()                                      # restored if a loss is inf/NaN
+        stats = update(policy, optimizer, ro, cfg, rng, last_good, f"at iteration {it}")
         t3 = time.perf_counter()
 
         # record what a student plots
@@ -240,8 +239,11 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
     return policy.gpt, history
 
 
-def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng: random.Random):
-    """Stage 5: `epochs` passes of minibatch PPO updates. Returns mean stats, or None on a non-finite loss."""
+def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng: random.Random,
+           last_good: LastGood | None = None, where: str = ""):
+    """Stage 5: `epochs` passes of minibatch PPO updates. Returns mean stats; on an inf/NaN loss
+    `last_good` restores the policy and raises TrainingDiverged (see optim.py)."""
+    last_good = last_good or LastGood(policy, "PPO", None)   # none given: keep the weights of the last step
     policy.train()
     B = ro.idx.shape[0]
     mb_size = B // cfg.minibatches
@@ -260,12 +262,7 @@ def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng:
             vf_loss, _ = ppo_value_loss(mb_values, ro.values[mb], ro.returns[mb], mb_mask, cfg.clip_value)
             ent = entropy(mb_logits / cfg.temperature, mb_mask)
             loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * ent
-            if not torch.isfinite(loss):
-                return None
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
-            optimizer.step()
+            optimizer_step(policy, optimizer, loss, cfg.grad_clip, last_good, where)
             for k, v in {"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
                          "entropy": ent.item(), **pg_stats}.items():
                 totals[k] = totals.get(k, 0.0) + v

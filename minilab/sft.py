@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from minilab.chat import evaluate_model
 from minilab.losses import lm_loss
-from minilab.pretrain import epoch_batches, lr_at, make_optimizer
+from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
 from minilab.tokenizer import render_conversation
 
 LOSS_ON = ("assistant", "all")
@@ -94,6 +94,7 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
     pad_id = tok.special_id("<|pad|>")
     optimizer = make_optimizer(model, cfg)
     history = {"iter": [], "loss": [], "eval_iter": [], "gold": [], "well_formed": [], "length": []}
+    last_good = LastGood(model, "SFT", history)    # the weights of the last step: a refused step changes nothing
 
     def evaluate(it):
         if world is None or not eval_prompts:
@@ -112,16 +113,10 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
     for it in tqdm(range(cfg.max_iters), desc="SFT", disable=not progress):
         rows = next(batches)
         x, y, mask = make_batch(data, rows, pad_id, cfg.loss_on)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(it, cfg)
+        set_lr(optimizer, lr_at(it, cfg))
         logits = model(x)                                              # (B, T, V)
         loss = lm_loss(logits, y, mask)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"SFT loss became {loss.item()} at step {it}; lower the learning rate")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        optimizer_step(model, optimizer, loss, cfg.grad_clip, last_good, f"at step {it}")
         history["iter"].append(it)
         history["loss"].append(loss.item())
         if cfg.eval_interval and (it + 1) % cfg.eval_interval == 0 and it + 1 < cfg.max_iters:
