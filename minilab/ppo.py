@@ -34,14 +34,10 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from minilab.chat import sample_responses
-from minilab.checkpoint import load_checkpoint
-from minilab.config import SIZES
 from minilab.losses import (KL_ESTIMATORS, entropy, gae, kl_penalty, masked_mean, ppo_policy_loss,
                             ppo_value_loss, token_logprobs, whiten)
 from minilab.model import scalar_head
 from minilab.optim import LastGood, epoch_batches, optimizer_step
-from minilab.reward import load_reward_model, reward_fn
-from minilab.world import make_world
 
 
 ADAM_EPS = 1e-5                  # Adam's epsilon, as in OpenAI baselines' PPO (Huang et al. 2022, detail 3)
@@ -272,26 +268,3 @@ def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng:
     var_returns = masked_mean(ro.returns ** 2, ro.mask) - masked_mean(ro.returns, ro.mask) ** 2
     stats["explained_var"] = (1.0 - residual / var_returns.clamp(min=1e-8)).item()
     return stats
-
-
-def run_ppo(beta: float = 0.05, clip_eps: float = 0.2, size: str = "nano", iters: int = 30, seed: int = 0,
-            progress: bool = True, callback=None, **knobs):
-    """PPO from the bundled SFT and reward-model checkpoints of `size`: the function the notebook's
-    sliders drive (β, clip ε, model size). Any other PPOConfig field can be passed as a keyword.
-    Returns (policy, tokenizer, history)."""
-    cfg = PPOConfig(beta=beta, clip_eps=clip_eps, iters=iters, seed=seed, **knobs)   # bad knobs fail here, first
-    if size not in SIZES:
-        raise ValueError(f"unknown model size {size!r}; allowed: {', '.join(SIZES)}")
-    sft_model, tok, meta = load_checkpoint(f"sft-{size}")
-    rm, _, _ = load_reward_model(f"rm-{size}")
-    world = make_world(meta.get("seed", 0))       # the world the checkpoints were trained in
-    policy, history = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress, callback)
-    return policy, tok, history
-
-
-def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress: bool = True, callback=None):
-    """PPO on the world's training questions, scored by the reward model `rm`, with the KL penalty
-    to `sft_model` (left unchanged: the policy starts as a copy). Returns (policy, history)."""
-    prompts = [q.prompt for q in world.questions("train")]
-    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok), world=world,
-                     progress=progress, callback=callback)

@@ -117,11 +117,6 @@ def load_text(path) -> str:
         return f.read()
 
 
-def encode_world(tokenizer, world) -> list[int]:
-    """The world's pretraining corpus (documents joined by <|endoftext|>) as token ids."""
-    return tokenizer.encode(world.corpus())
-
-
 def train_val_split(ids, val_frac: float = 0.1):
     """First 90% for training, last 10% for validation (nanoGPT's split)."""
     n = int(len(ids) * (1 - val_frac))

@@ -14,7 +14,7 @@ import torch
 
 from minilab.chat import evaluate_model
 from minilab.checkpoint import load_checkpoint
-from minilab.ppo import run_ppo
+from minilab.pipeline import run_ppo
 from minilab.losses import lm_loss
 from minilab.sft import SFTConfig, build_dataset, make_batch, sft
 
