@@ -151,7 +151,7 @@ def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress
     lap("tokenizer")
     base, pt_hist = train_base(world, tok, size, b["pretrain"], seed, lr=b["lr"], batch_size=b["pretrain_batch"],
                                progress=progress)
-    card["val_loss"] = pt_hist["val_loss"][-1]
+    card["val_loss"] = pt_hist.val_loss[-1]
     lap("pretrain")
     sft_model, sft_hist = train_sft_model(copy.deepcopy(base), tok, world, b["sft"], seed, progress)
     lap("sft")
@@ -160,9 +160,8 @@ def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress
     lap("reward_model")
     cfg = ppo or PPOConfig(iters=b["ppo"], seed=seed)
     policy, ppo_hist = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress)
-    card["kl_ppo"] = ppo_hist["kl"][-1]
-    card["ppo_iter_s"] = sum(ppo_hist["t_rollout"][i] + ppo_hist["t_score"][i] + ppo_hist["t_update"][i]
-                             for i in range(len(ppo_hist["iter"]))) / max(1, len(ppo_hist["iter"]))
+    card["kl_ppo"] = ppo_hist.kl[-1]
+    card["ppo_iter_s"] = (sum(ppo_hist.t_rollout) + sum(ppo_hist.t_score) + sum(ppo_hist.t_update)) / max(1, len(ppo_hist.iter))
     lap("ppo")
     prompts = [q.prompt for q in world.questions("test")][:128]
     for name, model in (("base", base), ("sft", sft_model), ("ppo", policy)):

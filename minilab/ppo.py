@@ -34,6 +34,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from minilab.chat import sample_responses
+from minilab.history import PPOHistory
 from minilab.losses import (KL_ESTIMATORS, entropy, gae, kl_penalty, masked_mean, ppo_policy_loss,
                             ppo_value_loss, token_logprobs, whiten)
 from minilab.model import scalar_head
@@ -161,7 +162,7 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
 
     reward_fn(samples) -> tensor (B,) of scores, e.g. a reward model's normalised reward.
     With a `world`, the gold reward of every rollout is recorded too (never used for training).
-    Returns (policy_gpt, history).
+    Returns (policy_gpt, history), a PPOHistory.
     """
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
@@ -170,9 +171,7 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
     policy = PolicyWithValue(policy_gpt)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=ADAM_EPS)
     beta = float(cfg.beta)
-    keys = ["iter", "score", "gold", "kl", "entropy", "clipfrac", "approx_kl", "value_loss", "policy_loss",
-            "explained_var", "length", "ended", "beta", "t_rollout", "t_score", "t_update"]
-    history = {k: [] for k in keys} | {"samples": [], "config": asdict(cfg)}
+    history = PPOHistory(config=asdict(cfg))
     last_good = LastGood(policy, "PPO", history)          # saved before each update
     batches = epoch_batches(len(prompts), cfg.batch_size, rng)
     bar = tqdm(range(cfg.iters), desc="PPO", disable=not progress)
@@ -221,9 +220,7 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
         row = {"iter": it, "score": ro.scores.mean().item(), "gold": sum(gold) / len(gold), "kl": kl_per_reply,
                "length": ro.mask.sum(1).mean().item(), "ended": ended.mean().item(), "beta": beta,
                "t_rollout": t1 - t0, "t_score": t2 - t1, "t_update": t3 - t2, **stats}
-        for k in keys:
-            history[k].append(row[k])
-        history["samples"].append([(s.prompt, s.response, s.ended) for s in samples[:cfg.samples_kept]])
+        history.record(**row, samples=[(s.prompt, s.response, s.ended) for s in samples[:cfg.samples_kept]])
         bar.set_postfix(score=f"{row['score']:.2f}", gold=f"{row['gold']:.2f}", kl=f"{kl_per_reply:.2f}")
         if callback:
             callback(history)

@@ -17,7 +17,7 @@ Notable choices:
   val loss after 2000 iterations from 1.79 to 1.73 (nanoGPT's own model: 1.89).
 - The validation loss is the mean over every token of the validation split, read in
   non-overlapping windows (not a random sample), so two runs compare exactly.
-- `history` is a plain dict of lists; `callback(history)` runs after each evaluation
+- `history` is a `PretrainHistory` (history.py); `callback(history)` runs after each evaluation
   (live plots in notebook 03). Training stops early when the validation loss reaches
   `target_val_loss`; evaluation time is measured apart from training time.
 
@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from minilab.config import SIZES, SPECIAL_TOKENS, GPTConfig, size_config
+from minilab.history import PretrainHistory
 from minilab.model import GPT, count_params, flops_per_token
 from minilab.optim import LastGood, lr_at, make_optimizer, optimizer_step, set_lr
 
@@ -186,8 +187,7 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
         raise ValueError(f"cfg.block_size={cfg.block_size} exceeds the model's block_size={model.config.block_size}")
     model.train()
     optimizer = make_optimizer(model, cfg)
-    history = {"iter": [], "train_loss": [], "lr": [], "tokens": [], "elapsed": [], "train_s": [],
-               "eval_iter": [], "val_loss": [], "eval_elapsed": [], "eval_train_s": []}
+    history = PretrainHistory()
     last_good = LastGood(model, "pretraining", history)    # restored if the loss blows up
     last_good.save()
     t_start, train_s = time.perf_counter(), 0.0
@@ -206,22 +206,19 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
                        hint="Try a lower lr or more warmup_iters.", lr=lr)
         loss_value = loss.item()
         train_s += time.perf_counter() - t0
-        for key, value in (("iter", it + 1), ("train_loss", loss_value), ("lr", lr),
-                           ("tokens", (it + 1) * cfg.batch_size * cfg.block_size),
-                           ("elapsed", time.perf_counter() - t_start), ("train_s", train_s)):
-            history[key].append(value)
+        history.record(iter=it + 1, train_loss=loss_value, lr=lr, tokens=(it + 1) * cfg.batch_size * cfg.block_size,
+                       elapsed=time.perf_counter() - t_start, train_s=train_s)
         bar.update(1)
         if it % 10 == 0:
-            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history['val_loss'][-1]:.3f}" if history["val_loss"] else "-")
+            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val_loss[-1]:.3f}" if history.val_loss else "-")
 
         # 4. evaluate on the whole validation split; stop at the target
         if (it + 1) % cfg.eval_interval == 0 or it + 1 == cfg.max_iters:
             val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size, cfg.eval_iters)
             last_good.check(f"at iteration {it + 1}", val_loss=val_loss)
             last_good.save()
-            for key, value in (("eval_iter", it + 1), ("val_loss", val_loss),
-                               ("eval_elapsed", time.perf_counter() - t_start), ("eval_train_s", train_s)):
-                history[key].append(value)
+            history.record(eval_iter=it + 1, val_loss=val_loss, eval_elapsed=time.perf_counter() - t_start,
+                           eval_train_s=train_s)
             bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_loss:.3f}")
             if callback is not None:
                 callback(history)
@@ -231,16 +228,16 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
     return model, history
 
 
-def summary(cfg: PretrainConfig, model, history) -> dict:
+def summary(cfg: PretrainConfig, model, history: PretrainHistory) -> dict:
     """The metrics of a finished run, as printed by `minilab pretrain --json`."""
-    train_s = history["train_s"][-1] if history["train_s"] else 0.0
-    tokens = history["tokens"][-1] if history["tokens"] else 0
-    val_loss = history["val_loss"][-1] if history["val_loss"] else None
+    train_s = history.train_s[-1] if history.train_s else 0.0
+    tokens = history.tokens[-1] if history.tokens else 0
+    val_loss = history.val_loss[-1] if history.val_loss else None
     reached = cfg.target_val_loss is not None and val_loss is not None and val_loss <= cfg.target_val_loss
-    wall_s = history["eval_elapsed"][-1] if history["eval_elapsed"] else (history["elapsed"] or [0.0])[-1]
+    wall_s = history.eval_elapsed[-1] if history.eval_elapsed else (history.elapsed or [0.0])[-1]
     return {
-        "val_loss": val_loss, "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
-        "iters": history["iter"][-1] if history["iter"] else 0, "tokens": tokens,
+        "val_loss": val_loss, "train_loss": history.train_loss[-1] if history.train_loss else None,
+        "iters": history.iter[-1] if history.iter else 0, "tokens": tokens,
         "wall_s": round(wall_s, 3), "train_s": round(train_s, 3), "eval_s": round(wall_s - train_s, 3),
         "tokens_per_s": round(tokens / train_s, 1) if train_s else None,
         "params": count_params(model), "flops_per_token": flops_per_token(model.config),

@@ -22,6 +22,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from minilab.checkpoint import load_checkpoint
+from minilab.history import RewardHistory
 from minilab.losses import bradley_terry_loss
 from minilab.model import GPT, scalar_head
 from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
@@ -114,7 +115,7 @@ def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=N
     rm = RewardModel(backbone)
     rm.train()
     optimizer = make_optimizer(rm, cfg)
-    history = {"iter": [], "loss": [], "acc": []}
+    history = RewardHistory()
     last_good = LastGood(rm, "reward-model training", history)   # the weights of the last step
     batches = epoch_batches(len(pairs), cfg.batch_size, rng)
     for it in tqdm(range(cfg.max_iters), desc="reward model", disable=not progress):
@@ -125,9 +126,7 @@ def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=N
         r_chosen, r_rejected = rewards[:n], rewards[n:]
         loss = bradley_terry_loss(r_chosen, r_rejected)
         optimizer_step(rm, optimizer, loss, cfg.grad_clip, last_good, f"at step {it}")
-        history["iter"].append(it)
-        history["loss"].append(loss.item())
-        history["acc"].append((r_chosen > r_rejected).float().mean().item())
+        history.record(iter=it, loss=loss.item(), acc=(r_chosen > r_rejected).float().mean().item())
     rm.eval()
     return rm, history
 

@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from minilab.chat import evaluate_model
+from minilab.history import SFTHistory
 from minilab.losses import lm_loss
 from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
 from minilab.tokenizer import render_conversation
@@ -85,15 +86,15 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
         progress: bool = True, callback=None):
     """Fine-tune `model` in place on the conversations. Returns (model, history).
 
-    history: iter, loss (per step); eval_iter, gold, well_formed, length (at each evaluation,
-    when a world and held-out prompts are given).
+    history (an SFTHistory): iter, loss (per step); eval_iter, gold, well_formed, length (at each
+    evaluation, when a world and held-out prompts are given).
     """
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     data = build_dataset(tok, conversations, model.config.block_size)
     pad_id = tok.special_id("<|pad|>")
     optimizer = make_optimizer(model, cfg)
-    history = {"iter": [], "loss": [], "eval_iter": [], "gold": [], "well_formed": [], "length": []}
+    history = SFTHistory()
     last_good = LastGood(model, "SFT", history)    # the weights of the last step: a refused step changes nothing
 
     def evaluate(it):
@@ -101,9 +102,7 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
             return
         figures, _ = evaluate_model(model, tok, world, eval_prompts[:cfg.eval_prompts],
                                     cfg.max_new_tokens, seed=cfg.seed)
-        history["eval_iter"].append(it)
-        for key in ("gold", "well_formed", "length"):
-            history[key].append(figures[key])
+        history.record(eval_iter=it, gold=figures["gold"], well_formed=figures["well_formed"], length=figures["length"])
         if callback:
             callback(history)
 
@@ -117,8 +116,7 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
         logits = model(x)                                              # (B, T, V)
         loss = lm_loss(logits, y, mask)
         optimizer_step(model, optimizer, loss, cfg.grad_clip, last_good, f"at step {it}")
-        history["iter"].append(it)
-        history["loss"].append(loss.item())
+        history.record(iter=it, loss=loss.item())
         if cfg.eval_interval and (it + 1) % cfg.eval_interval == 0 and it + 1 < cfg.max_iters:
             evaluate(it + 1)
     evaluate(cfg.max_iters)
