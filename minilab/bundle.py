@@ -40,7 +40,7 @@ def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress:
             t = time.perf_counter()
             base, pt_hist = train_base(world, tok, size, b["pretrain"], seed, lr=b["lr"],
                                        batch_size=b["pretrain_batch"], progress=progress)
-            fig = {"val_loss": pt_hist["val_loss"][-1], "iters": b["pretrain"], "seconds": round(time.perf_counter() - t, 1)}
+            fig = {"val_loss": pt_hist.val_loss[-1], "iters": b["pretrain"], "seconds": round(time.perf_counter() - t, 1)}
             save_checkpoint(out / f"base-{size}", base, tok, {**common, "stage": "base", "size": size, "figures": fig})
             figures[f"base-{size}"] = fig
         else:
@@ -49,8 +49,8 @@ def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress:
         if "sft" in stages:
             t = time.perf_counter()
             sft_model, sft_hist = train_sft_model(copy.deepcopy(base), tok, world, b["sft"], seed, progress)
-            fig = {"loss": sft_hist["loss"][-1], "gold": sft_hist["gold"][-1], "well_formed": sft_hist["well_formed"][-1],
-                   "gold_base": sft_hist["gold"][0], "well_formed_base": sft_hist["well_formed"][0],
+            fig = {"loss": sft_hist.loss[-1], "gold": sft_hist.gold[-1], "well_formed": sft_hist.well_formed[-1],
+                   "gold_base": sft_hist.gold[0], "well_formed_base": sft_hist.well_formed[0],
                    "iters": b["sft"], "seconds": round(time.perf_counter() - t, 1)}
             save_checkpoint(out / f"sft-{size}", sft_model, tok, {**common, "stage": "sft", "size": size, "figures": fig})
             figures[f"sft-{size}"] = fig

@@ -1,10 +1,10 @@
 """Don't teach, incentivize: a reward table that makes "I don't know" worth saying (notebook 09).
 
 We never show the model *which* questions it cannot answer. We only score its answers with
-an outcome table (`world.TABLE_REWARD`: +1 confident-correct, +0.5 hedged-correct, 0 "I don't
+an outcome table (`gold.TABLE_REWARD`: +1 confident-correct, +0.5 hedged-correct, 0 "I don't
 know", -2 hedged-wrong, -4 confident-wrong; John Schulman's example, retold in Hyung Won
 Chung's talk "Don't teach, incentivize") and let PPO find out when answering pays. The
-comparison is a plain reward (`world.PLAIN_REWARD`: 1 if correct, else 0), under which a guess
+comparison is a plain reward (`gold.PLAIN_REWARD`: 1 if correct, else 0), under which a guess
 never costs more than silence.
 
     reward = OutcomeReward(world, TABLE_REWARD)          # reward_fn for ppo.train_ppo
@@ -35,8 +35,7 @@ from collections import Counter
 import torch
 
 from minilab.chat import sample_responses
-
-OUTCOMES = ("confident-correct", "hedged-correct", "abstain", "hedged-wrong", "confident-wrong")
+from minilab.gold import OUTCOMES
 
 
 def answer_threshold(table: dict, hedged: bool = False) -> float:
@@ -51,7 +50,7 @@ def answer_threshold(table: dict, hedged: bool = False) -> float:
 
 def outcome_rates(world, samples, table: dict | None = None) -> dict:
     """Share of each outcome among `samples`, plus "correct", "wrong", "abstain", "n", the mean
-    "gold" reward (the world's ruler, see world.py) and, with a `table`, the mean "reward" under it."""
+    "gold" reward (the world's ruler, see gold.py) and, with a `table`, the mean "reward" under it."""
     outcomes = [world.judge(s.prompt, s.response).outcome for s in samples]
     counts, n = Counter(outcomes), max(len(outcomes), 1)
     rates = {o: counts[o] / n for o in OUTCOMES}

@@ -308,6 +308,15 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)
 
 
+def scalar_head(n_embd: int) -> nn.Linear:
+    """A linear read-out of one number from the residual stream, starting at exactly 0
+    (the reward model's head and PPO's value head)."""
+    head = nn.Linear(n_embd, 1)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return head
+
+
 def count_params(model: nn.Module) -> int:
     """Number of trainable parameters (the tied embedding counted once)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,11 +1,14 @@
-"""The whole pipeline from scratch: world -> tokenizer -> pretrain -> SFT -> reward model -> PPO.
+"""Chaining the stages: world -> tokenizer -> pretrain -> SFT -> reward model -> PPO.
 
 `minilab pipeline --size nano --seed 0 [--json]` runs every stage with progress bars and prints a
 report card: each stage's figures and seconds, then the base, SFT and PPO models' replies to the
 same held-out prompts and their mean gold reward. Notebook 00 shows it; `minilab checkpoints`
 (bundle.py) uses the same stage functions to build the bundled checkpoints.
 
-Each stage is one short function, so a notebook can run any of them on its own.
+Each stage is one short function, so a notebook can run any of them on its own. Stage modules
+never import one another; this module is where one stage's output becomes the next one's input,
+including `run_ppo`, PPO from the bundled SFT and reward-model checkpoints (the function the
+sliders of notebook 07 drive).
 """
 from __future__ import annotations
 
@@ -17,10 +20,12 @@ import time
 
 from minilab import preferences
 from minilab.chat import evaluate_model, sample_responses
+from minilab.checkpoint import load_checkpoint
 from minilab.config import SIZES
-from minilab.pretrain import PretrainConfig, encode_world, pretrain, train_val_split
-from minilab.ppo import PPOConfig, ppo_against_reward_model
-from minilab.reward import RewardConfig, evaluate_reward_model, normalize, train_reward_model
+from minilab.pretrain import PretrainConfig, pretrain, train_val_split
+from minilab.ppo import PPOConfig, train_ppo
+from minilab.reward import (RewardConfig, evaluate_reward_model, load_reward_model, normalize, reward_fn,
+                            train_reward_model)
 from minilab.sft import SFTConfig, sft
 from minilab.tokenizer import BPETokenizer
 from minilab.world import make_world
@@ -54,7 +59,7 @@ def build_tokenizer(world, vocab_size: int = VOCAB_SIZE) -> BPETokenizer:
 def train_base(world, tok, size: str, max_iters: int, seed: int = 0, lr: float = 2e-3, batch_size: int = 32,
                progress: bool = True):
     """Stage 2: pretrain a GPT of `size` on the corpus. Returns (model, history)."""
-    train_ids, val_ids = train_val_split(encode_world(tok, world))
+    train_ids, val_ids = train_val_split(tok.encode(world.corpus()))
     cfg = PretrainConfig(vocab_size=tok.vocab_size, size=size, block_size=128, batch_size=batch_size, max_iters=max_iters, lr=lr,
                          min_lr=lr / 10, warmup_iters=max(1, max_iters // 20), eval_interval=max(1, max_iters // 5),
                          seed=seed)
@@ -104,9 +109,27 @@ def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: boo
     return rm, history, figures
 
 
-def run_ppo_stage(sft_model, rm, tok, world, cfg: PPOConfig, progress: bool = True):
-    """Stage 5: PPO against the reward model, with a KL penalty to the SFT model. Returns (policy, history)."""
-    return ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress)
+def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress: bool = True, callback=None):
+    """Stage 5: PPO on the world's training questions, scored by the reward model `rm`, with the KL penalty
+    to `sft_model` (left unchanged: the policy starts as a copy). Returns (policy, history)."""
+    prompts = [q.prompt for q in world.questions("train")]
+    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok), world=world,
+                     progress=progress, callback=callback)
+
+
+def run_ppo(beta: float = 0.05, clip_eps: float = 0.2, size: str = "nano", iters: int = 30, seed: int = 0,
+            progress: bool = True, callback=None, **knobs):
+    """PPO from the bundled SFT and reward-model checkpoints of `size`: the function the notebook's
+    sliders drive (β, clip ε, model size). Any other PPOConfig field can be passed as a keyword.
+    Returns (policy, tokenizer, history)."""
+    cfg = PPOConfig(beta=beta, clip_eps=clip_eps, iters=iters, seed=seed, **knobs)   # bad knobs fail here, first
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}; allowed: {', '.join(SIZES)}")
+    sft_model, tok, meta = load_checkpoint(f"sft-{size}")
+    rm, _, _ = load_reward_model(f"rm-{size}")
+    world = make_world(meta.get("seed", 0))       # the world the checkpoints were trained in
+    policy, history = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress, callback)
+    return policy, tok, history
 
 
 def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress: bool = True,
@@ -128,7 +151,7 @@ def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress
     lap("tokenizer")
     base, pt_hist = train_base(world, tok, size, b["pretrain"], seed, lr=b["lr"], batch_size=b["pretrain_batch"],
                                progress=progress)
-    card["val_loss"] = pt_hist["val_loss"][-1]
+    card["val_loss"] = pt_hist.val_loss[-1]
     lap("pretrain")
     sft_model, sft_hist = train_sft_model(copy.deepcopy(base), tok, world, b["sft"], seed, progress)
     lap("sft")
@@ -136,10 +159,9 @@ def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress
     card["rm_acc_gold"], card["rm_acc_annotators"] = rm_fig["acc_gold"], rm_fig["acc_annotators"]
     lap("reward_model")
     cfg = ppo or PPOConfig(iters=b["ppo"], seed=seed)
-    policy, ppo_hist = run_ppo_stage(sft_model, rm, tok, world, cfg, progress)
-    card["kl_ppo"] = ppo_hist["kl"][-1]
-    card["ppo_iter_s"] = sum(ppo_hist["t_rollout"][i] + ppo_hist["t_score"][i] + ppo_hist["t_update"][i]
-                             for i in range(len(ppo_hist["iter"]))) / max(1, len(ppo_hist["iter"]))
+    policy, ppo_hist = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress)
+    card["kl_ppo"] = ppo_hist.kl[-1]
+    card["ppo_iter_s"] = (sum(ppo_hist.t_rollout) + sum(ppo_hist.t_score) + sum(ppo_hist.t_update)) / max(1, len(ppo_hist.iter))
     lap("ppo")
     prompts = [q.prompt for q in world.questions("test")][:128]
     for name, model in (("base", base), ("sft", sft_model), ("ppo", policy)):

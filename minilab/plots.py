@@ -35,11 +35,13 @@ from matplotlib.colors import Normalize
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter, PercentFormatter
 
+from minilab.gold import OUTCOMES
+from minilab.history import PPOHistory, PretrainHistory, SFTHistory
+
 PALETTE = {"base": "#8c8c8c", "sft": "#3b75af", "ppo": "#e1812c", "proxy": "#7b4fa6", "gold": "#c08a00",
            "train": "#9bbbd9", "val": "#1f4e79", "chance": "#999999", "known": "#5b8db8", "unknown": "#c9793a"}
 RUN_COLORS = ["#e1812c", "#3b75af", "#3a923a", "#c03d3e", "#9372b2", "#845b53", "#d684bd", "#8c8c8c"]
-OUTCOMES = {"confident-correct": "#2e7d32", "hedged-correct": "#8bc98e", "abstain": "#bdbdbd",
-            "hedged-wrong": "#ffb74d", "confident-wrong": "#d32f2f"}        # world.Judgement.outcome
+OUTCOME_COLORS = dict(zip(OUTCOMES, ["#2e7d32", "#8bc98e", "#bdbdbd", "#ffb74d", "#d32f2f"]))   # gold.OUTCOMES
 _CJK_NAMES = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei",
               "WenQuanYi Micro Hei", "Droid Sans Fallback", "PingFang SC", "Hiragino Sans GB",
               "Heiti SC", "Microsoft YaHei", "SimHei", "Arial Unicode MS")
@@ -100,9 +102,9 @@ def _np(x) -> np.ndarray:
     return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=float)
 
 
-def _runs(history: dict) -> dict:
-    """{label: history}; a single history (it has an 'iter' key) becomes {None: history}."""
-    return {None: history} if "iter" in history else dict(history)
+def _runs(history) -> dict:
+    """{label: history}; a single history becomes {None: history}."""
+    return dict(history) if isinstance(history, dict) else {None: history}
 
 
 def _color(label, i: int) -> str:
@@ -143,22 +145,22 @@ def _cells(text: str) -> int:
 
 
 @_figure
-def loss_curves(history: dict, title: str | None = None, show_lr: bool = False):
+def loss_curves(history: PretrainHistory | SFTHistory | dict, title: str | None = None, show_lr: bool = False):
     """Train loss per iteration and validation loss at eval points; one history or {label: history}."""
     fig, ax = _subplots()
     runs = _runs(history)
     solo = len(runs) == 1
     for i, (label, h) in enumerate(runs.items()):
-        train = h.get("train_loss", h.get("loss", []))       # pretrain.py: train_loss; sft.py: loss
-        ax.plot(h["iter"], train, lw=1, color=PALETTE["train"] if solo else _color(label, i),
+        pretraining = isinstance(h, PretrainHistory)
+        ax.plot(h.iter, h.train_loss if pretraining else h.loss, lw=1, color=PALETTE["train"] if solo else _color(label, i),
                 alpha=1 if solo else 0.5, label="train (one batch)" if solo else f"{label} train")
-        if h.get("val_loss"):
-            ax.plot(h["eval_iter"], h["val_loss"], "o-", ms=3, color=PALETTE["val"] if solo else _color(label, i),
+        if pretraining and h.val_loss:
+            ax.plot(h.eval_iter, h.val_loss, "o-", ms=3, color=PALETTE["val"] if solo else _color(label, i),
                     label="validation" if solo else f"{label} validation")
     ax.set(xlabel="iteration", ylabel="cross-entropy (nats/token)", title=title or "next-token loss")
-    if show_lr and solo and h.get("lr"):
+    if show_lr and solo and pretraining and h.lr:
         lr_axis = _twin(ax)
-        lr_axis.plot(h["iter"], h["lr"], ":", color="#555555", lw=1)
+        lr_axis.plot(h.iter, h.lr, ":", color="#555555", lw=1)
         lr_axis.set_ylabel("learning rate (dotted)")
     ax.legend()
     return fig
@@ -300,7 +302,7 @@ _PPO_PANELS = [("kl", "KL(π ‖ π_ref)", "nats per reply"), ("clipfrac", "clip
 
 
 @_figure
-def ppo_dashboard(history: dict, title: str | None = None):
+def ppo_dashboard(history: PPOHistory | dict, title: str | None = None):
     """2×3 panels against PPO iteration; one history or {label: history} to overlay runs."""
     runs = _runs(history)
     solo = len(runs) == 1
@@ -309,13 +311,13 @@ def ppo_dashboard(history: dict, title: str | None = None):
     explained = _twin(axes[5])
     for i, (label, h) in enumerate(runs.items()):
         color = PALETTE["ppo"] if solo else _color(label, i)
-        axes[0].plot(h["iter"], h["score"], color=PALETTE["proxy"] if solo else color,
+        axes[0].plot(h.iter, h.score, color=PALETTE["proxy"] if solo else color,
                      label="proxy score (reward model)" if solo else label)
-        axes[0].plot(h["iter"], h["gold"], "--", color=PALETTE["gold"] if solo else color,
+        axes[0].plot(h.iter, h.gold, "--", color=PALETTE["gold"] if solo else color,
                      label="gold reward" if solo else None)
         for ax, (key, _, _) in zip(axes[1:], _PPO_PANELS):
-            ax.plot(h["iter"], h[key], color=color, label=label)
-        explained.plot(h["iter"], h["explained_var"], ":", color=color)
+            ax.plot(h.iter, getattr(h, key), color=color, label=label)
+        explained.plot(h.iter, h.explained_var, ":", color=color)
     axes[0].set(title="reward", ylabel="reward" if solo else "proxy (solid), gold (dashed)")
     axes[0].legend()
     for ax, (_, name, unit) in zip(axes[1:], _PPO_PANELS):
@@ -327,21 +329,21 @@ def ppo_dashboard(history: dict, title: str | None = None):
 
 
 @_figure
-def hacking_plot(history: dict, title: str | None = None, smooth: int | None = None):
+def hacking_plot(history: PPOHistory, title: str | None = None, smooth: int | None = None):
     """Proxy score and gold reward vs √KL (Gao et al. 2022): the proxy keeps rising while gold peaks."""
     fig, ax = _subplots(figsize=(6, 3.5))
-    window = smooth or max(1, len(history["kl"]) // 10)
-    root_kl = _smooth(np.sqrt(np.clip(_np(history["kl"]), 0, None)), window)   # the k1 estimate can dip below 0
+    window = smooth or max(1, len(history.kl) // 10)
+    root_kl = _smooth(np.sqrt(np.clip(_np(history.kl), 0, None)), window)   # the k1 estimate can dip below 0
     for key, name in (("score", "proxy score (reward model)"), ("gold", "gold reward")):
-        color, raw = PALETTE["proxy" if key == "score" else "gold"], _np(history[key])
+        color, raw = PALETTE["proxy" if key == "score" else "gold"], _np(getattr(history, key))
         ax.plot(root_kl, raw, ".", color=color, alpha=0.25, ms=4)
         ax.plot(root_kl, _smooth(raw, window), color=color, label=name)
-    gold = _smooth(_np(history["gold"]), window)
+    gold = _smooth(_np(history.gold), window)
     if np.isfinite(gold).any():
         peak = int(np.nanargmax(gold))
         ax.axvline(root_kl[peak], ls=":", color=PALETTE["gold"])
         ax.plot(root_kl[peak], gold[peak], "*", ms=13, color=PALETTE["gold"],
-                label=f"gold peak (iteration {history['iter'][peak]}, √KL = {root_kl[peak]:.2f})")
+                label=f"gold peak (iteration {history.iter[peak]}, √KL = {root_kl[peak]:.2f})")
     ax.set(xlabel="√KL per reply (√nats)", ylabel="reward", title=title or "proxy vs gold as the policy drifts")
     ax.legend()
     return fig
@@ -451,7 +453,7 @@ def outcome_bars(outcomes: dict, title: str | None = None):
     names = list(outcomes)
     fig, ax = _subplots(figsize=(9, 0.6 * len(names) + 1.4))
     left = np.zeros(len(names))
-    for outcome, color in OUTCOMES.items():
+    for outcome, color in OUTCOME_COLORS.items():
         share = np.array([outcomes[n].get(outcome, 0) / max(sum(outcomes[n].values()), 1) for n in names])
         bars = ax.barh(names, share, left=left, color=color, label=outcome)
         ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.06 else "" for v in share], label_type="center", fontsize=8)

@@ -27,7 +27,6 @@ import copy
 import math
 import random
 import time
-import warnings
 from dataclasses import asdict, dataclass
 
 import torch
@@ -35,13 +34,15 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from minilab.chat import sample_responses
-from minilab.checkpoint import load_checkpoint
-from minilab.config import SIZES
+from minilab.history import PPOHistory
 from minilab.losses import (KL_ESTIMATORS, entropy, gae, kl_penalty, masked_mean, ppo_policy_loss,
                             ppo_value_loss, token_logprobs, whiten)
-from minilab.pretrain import epoch_batches
-from minilab.reward import load_reward_model, reward_fn, scalar_head
-from minilab.world import make_world
+from minilab.model import scalar_head
+from minilab.optim import LastGood, epoch_batches, optimizer_step
+
+
+ADAM_EPS = 1e-5                  # Adam's epsilon, as in OpenAI baselines' PPO (Huang et al. 2022, detail 3)
+ROLLOUT_SEED_STRIDE = 100_003    # a prime: the sampling seed of iteration `it` is seed * stride + it
 
 
 @dataclass
@@ -161,18 +162,17 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
 
     reward_fn(samples) -> tensor (B,) of scores, e.g. a reward model's normalised reward.
     With a `world`, the gold reward of every rollout is recorded too (never used for training).
-    Returns (policy_gpt, history).
+    Returns (policy_gpt, history), a PPOHistory.
     """
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     pad_id = tok.special_id("<|pad|>")
     reference = copy.deepcopy(policy_gpt).eval().requires_grad_(False)   # the frozen SFT model
     policy = PolicyWithValue(policy_gpt)
-    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=1e-5)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=ADAM_EPS)
     beta = float(cfg.beta)
-    keys = ["iter", "score", "gold", "kl", "entropy", "clipfrac", "approx_kl", "value_loss", "policy_loss",
-            "explained_var", "length", "ended", "beta", "t_rollout", "t_score", "t_update"]
-    history = {k: [] for k in keys} | {"samples": [], "config": asdict(cfg), "stopped": None}
+    history = PPOHistory(config=asdict(cfg))
+    last_good = LastGood(policy, "PPO", history)          # saved before each update
     batches = epoch_batches(len(prompts), cfg.batch_size, rng)
     bar = tqdm(range(cfg.iters), desc="PPO", disable=not progress)
     for it in bar:
@@ -182,7 +182,7 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
         # 1. roll out: sample replies, then log-probs and values of the sampled tokens
         policy.eval()
         samples = sample_responses(policy.gpt, tok, batch_prompts, cfg.max_new_tokens,
-                                   temperature=cfg.temperature, seed=cfg.seed * 100_003 + it)
+                                   temperature=cfg.temperature, seed=cfg.seed * ROLLOUT_SEED_STRIDE + it)
         ro = pack(samples, pad_id)
         with torch.no_grad():
             logits, values = policy(ro.idx)                                        # (B, L, V), (B, L)
@@ -210,14 +210,8 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
             ro.advantages = whiten(ro.advantages, ro.mask)
 
         # 5. epochs of minibatch updates of the clipped surrogate + clipped value loss
-        snapshot = copy.deepcopy(policy.state_dict())        # the last good state, if losses blow up
-        stats = update(policy, optimizer, ro, cfg, rng)
-        if stats is None:
-            policy.load_state_dict(snapshot)
-            history["stopped"] = (f"stopped at iteration {it}: a loss became non-finite; the policy was "
-                                  f"restored to its state before this update (try a lower lr)")
-            warnings.warn(history["stopped"])
-            break
+        last_good.save()                                      # restored if a loss is inf/NaN
+        stats = update(policy, optimizer, ro, cfg, rng, last_good, f"at iteration {it}")
         t3 = time.perf_counter()
 
         # record what a student plots
@@ -226,9 +220,7 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
         row = {"iter": it, "score": ro.scores.mean().item(), "gold": sum(gold) / len(gold), "kl": kl_per_reply,
                "length": ro.mask.sum(1).mean().item(), "ended": ended.mean().item(), "beta": beta,
                "t_rollout": t1 - t0, "t_score": t2 - t1, "t_update": t3 - t2, **stats}
-        for k in keys:
-            history[k].append(row[k])
-        history["samples"].append([(s.prompt, s.response, s.ended) for s in samples[:cfg.samples_kept]])
+        history.record(**row, samples=[(s.prompt, s.response, s.ended) for s in samples[:cfg.samples_kept]])
         bar.set_postfix(score=f"{row['score']:.2f}", gold=f"{row['gold']:.2f}", kl=f"{kl_per_reply:.2f}")
         if callback:
             callback(history)
@@ -240,9 +232,12 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
     return policy.gpt, history
 
 
-def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng: random.Random):
-    """Stage 5: `epochs` passes of minibatch PPO updates. Returns mean stats, or None on a non-finite loss.
+def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng: random.Random,
+           last_good: LastGood | None = None, where: str = ""):
+    """Stage 5: `epochs` passes of minibatch PPO updates. Returns mean stats; on an inf/NaN loss
+    `last_good` restores the policy and raises TrainingDiverged (see optim.py).
     The policy stays in eval mode: with dropout on, π_new/π_old would differ from 1 before the first step."""
+    last_good = last_good or LastGood(policy, "PPO", None)   # none given: keep the weights of the last step
     policy.eval()
     B = ro.idx.shape[0]
     mb_size = B // cfg.minibatches
@@ -261,12 +256,7 @@ def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng:
             vf_loss, _ = ppo_value_loss(mb_values, ro.values[mb], ro.returns[mb], mb_mask, cfg.clip_value)
             ent = entropy(mb_logits / cfg.temperature, mb_mask)
             loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * ent
-            if not torch.isfinite(loss):
-                return None
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip)
-            optimizer.step()
+            optimizer_step(policy, optimizer, loss, cfg.grad_clip, last_good, where)
             for k, v in {"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
                          "entropy": ent.item(), **pg_stats}.items():
                 totals[k] = totals.get(k, 0.0) + v
@@ -276,26 +266,3 @@ def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng:
     var_returns = masked_mean(ro.returns ** 2, ro.mask) - masked_mean(ro.returns, ro.mask) ** 2
     stats["explained_var"] = (1.0 - residual / var_returns.clamp(min=1e-8)).item()
     return stats
-
-
-def run_ppo(beta: float = 0.05, clip_eps: float = 0.2, size: str = "nano", iters: int = 30, seed: int = 0,
-            progress: bool = True, callback=None, **knobs):
-    """PPO from the bundled SFT and reward-model checkpoints of `size`: the function the notebook's
-    sliders drive (β, clip ε, model size). Any other PPOConfig field can be passed as a keyword.
-    Returns (policy, tokenizer, history)."""
-    cfg = PPOConfig(beta=beta, clip_eps=clip_eps, iters=iters, seed=seed, **knobs)   # bad knobs fail here, first
-    if size not in SIZES:
-        raise ValueError(f"unknown model size {size!r}; allowed: {', '.join(SIZES)}")
-    sft_model, tok, meta = load_checkpoint(f"sft-{size}")
-    rm, _, _ = load_reward_model(f"rm-{size}")
-    world = make_world(meta.get("seed", 0))       # the world the checkpoints were trained in
-    policy, history = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress, callback)
-    return policy, tok, history
-
-
-def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress: bool = True, callback=None):
-    """PPO on the world's training questions, scored by the reward model `rm`, with the KL penalty
-    to `sft_model` (left unchanged: the policy starts as a copy). Returns (policy, history)."""
-    prompts = [q.prompt for q in world.questions("train")]
-    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok), world=world,
-                     progress=progress, callback=callback)

@@ -5,7 +5,7 @@ one a person preferred (InstructGPT, Ouyang et al. 2022, §3.5). We cannot ship 
 a panel of simulated annotators labels the pairs. Each annotator has a utility over what
 they notice in a response, and chooses Bradley–Terry style (Bradley & Terry 1952):
 
-    u(response) = w_correct  * correctness      (the gold reward's terms, see world.py)
+    u(response) = w_correct  * correctness      (the gold reward's terms, see gold.py)
                 + w_polite   * politeness
                 + w_form     * (truncation + repetition)
                 + w_concise  * concision
@@ -35,7 +35,8 @@ import math
 import random
 from dataclasses import dataclass
 
-from minilab.world import FILLERS, FLATTERY, QA, RUDE, World, count_words, hedge
+from minilab.gold import FILLERS, FLATTERY, RUDE, count_words
+from minilab.world import QA, World, hedge
 
 
 @dataclass(frozen=True)

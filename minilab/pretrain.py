@@ -17,7 +17,7 @@ Notable choices:
   val loss after 2000 iterations from 1.79 to 1.73 (nanoGPT's own model: 1.89).
 - The validation loss is the mean over every token of the validation split, read in
   non-overlapping windows (not a random sample), so two runs compare exactly.
-- `history` is a plain dict of lists; `callback(history)` runs after each evaluation
+- `history` is a `PretrainHistory` (history.py); `callback(history)` runs after each evaluation
   (live plots in notebook 03). Training stops early when the validation loss reaches
   `target_val_loss`; evaluation time is measured apart from training time.
 
@@ -39,7 +39,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from minilab.config import SIZES, SPECIAL_TOKENS, GPTConfig, size_config
+from minilab.history import PretrainHistory
 from minilab.model import GPT, count_params, flops_per_token
+from minilab.optim import LastGood, lr_at, make_optimizer, optimizer_step, set_lr
 
 
 @dataclass
@@ -120,11 +122,6 @@ def load_text(path) -> str:
                          "save it as UTF-8, e.g. iconv -f latin1 -t utf-8 old.txt > new.txt") from e
 
 
-def encode_world(tokenizer, world) -> list[int]:
-    """The world's pretraining corpus (documents joined by <|endoftext|>) as token ids."""
-    return tokenizer.encode(world.corpus())
-
-
 def train_val_split(ids, val_frac: float = 0.1):
     """First 90% for training, last 10% for validation (nanoGPT's split)."""
     n = int(len(ids) * (1 - val_frac))
@@ -175,44 +172,6 @@ def evaluate(model, ids, block_size: int, batch_size: int = 128, max_batches: in
     return total / count
 
 
-# ---------------------------------------------------------------- optimisation
-
-def lr_at(it: int, cfg: PretrainConfig) -> float:
-    """Learning rate of iteration `it` (0-based): linear warmup, then cosine decay to min_lr."""
-    if it < cfg.warmup_iters:
-        return cfg.lr * (it + 1) / cfg.warmup_iters
-    progress = (it - cfg.warmup_iters) / max(1, cfg.max_iters - cfg.warmup_iters)  # 0 -> 1
-    return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))) * (cfg.lr - cfg.min_lr)  # SGDR Eq. 5
-
-
-def epoch_batches(n_items: int, batch_size: int, rng):
-    """Batches of indices into a dataset, forever: every epoch is a fresh shuffle of
-    range(n_items), and a batch may straddle two epochs (so any batch_size works)."""
-    order: list[int] = []
-    while True:
-        while len(order) < batch_size:
-            order += rng.sample(range(n_items), n_items)
-        yield order[:batch_size]
-        order = order[batch_size:]
-
-
-def make_optimizer(model, cfg: PretrainConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on the matrices (embedding, attention, MLP) only."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]  # norm gains
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=True)
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss or the gradient became inf/NaN. `model` holds the last good weights
-    (those of the last evaluation); `history` the run so far."""
-
-    def __init__(self, message, model, history):
-        super().__init__(message)
-        self.model, self.history = model, history
-
-
 # ---------------------------------------------------------------- the loop
 
 def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, progress: bool = True, callback=None):
@@ -232,9 +191,9 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
         raise ValueError(f"cfg.block_size={cfg.block_size} exceeds the model's block_size={model.config.block_size}")
     model.train()
     optimizer = make_optimizer(model, cfg)
-    history = {"iter": [], "train_loss": [], "lr": [], "tokens": [], "elapsed": [], "train_s": [],
-               "eval_iter": [], "val_loss": [], "eval_elapsed": [], "eval_train_s": []}
-    good_state = {k: v.clone() for k, v in model.state_dict().items()}  # restored if the loss blows up
+    history = PretrainHistory()
+    last_good = LastGood(model, "pretraining", history)    # restored if the loss blows up
+    last_good.save()
     t_start, train_s = time.perf_counter(), 0.0
     bar = tqdm(total=cfg.max_iters, desc="pretrain", disable=not progress, dynamic_ncols=True)
 
@@ -242,45 +201,28 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
         t0 = time.perf_counter()
         # 2. forward: next-token loss on a random batch
         lr = lr_at(it, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        set_lr(optimizer, lr)
         x, y = get_batch(train, cfg.batch_size, cfg.block_size, gen)  # (B, T), (B, T)
         logits = model(x)  # (B, T, V)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean of -log p(y_t | x_<=t)
-        # 3. backward, clip, step
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip or float("inf"))
+        # 3. backward, clip, step (an inf/NaN loss restores the last good weights and raises TrainingDiverged)
+        optimizer_step(model, optimizer, loss, cfg.grad_clip, last_good, f"at iteration {it + 1}",
+                       hint="Try a lower lr or more warmup_iters.", lr=lr)
         loss_value = loss.item()
-        if not (math.isfinite(loss_value) and math.isfinite(grad_norm.item())):
-            model.load_state_dict(good_state)
-            bar.close()
-            raise TrainingDiverged(
-                f"pretraining diverged at iteration {it + 1}: loss={loss_value}, grad norm={grad_norm.item()} "
-                f"(lr={lr:.2e}); the model is restored to its last good weights. Try a lower lr or more warmup_iters.",
-                model, history)
-        optimizer.step()
         train_s += time.perf_counter() - t0
-        for key, value in (("iter", it + 1), ("train_loss", loss_value), ("lr", lr),
-                           ("tokens", (it + 1) * cfg.batch_size * cfg.block_size),
-                           ("elapsed", time.perf_counter() - t_start), ("train_s", train_s)):
-            history[key].append(value)
+        history.record(iter=it + 1, train_loss=loss_value, lr=lr, tokens=(it + 1) * cfg.batch_size * cfg.block_size,
+                       elapsed=time.perf_counter() - t_start, train_s=train_s)
         bar.update(1)
         if it % 10 == 0:
-            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history['val_loss'][-1]:.3f}" if history["val_loss"] else "-")
+            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val_loss[-1]:.3f}" if history.val_loss else "-")
 
         # 4. evaluate on the whole validation split; stop at the target
         if (it + 1) % cfg.eval_interval == 0 or it + 1 == cfg.max_iters:
             val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size, cfg.eval_iters)
-            if not math.isfinite(val_loss):
-                model.load_state_dict(good_state)
-                bar.close()
-                raise TrainingDiverged(f"validation loss is {val_loss} at iteration {it + 1}; the model is restored "
-                                       "to its last good weights. Try a lower lr.", model, history)
-            good_state = {k: v.clone() for k, v in model.state_dict().items()}
-            for key, value in (("eval_iter", it + 1), ("val_loss", val_loss),
-                               ("eval_elapsed", time.perf_counter() - t_start), ("eval_train_s", train_s)):
-                history[key].append(value)
+            last_good.check(f"at iteration {it + 1}", val_loss=val_loss)
+            last_good.save()
+            history.record(eval_iter=it + 1, val_loss=val_loss, eval_elapsed=time.perf_counter() - t_start,
+                           eval_train_s=train_s)
             bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_loss:.3f}")
             if callback is not None:
                 callback(history)
@@ -290,16 +232,16 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
     return model, history
 
 
-def summary(cfg: PretrainConfig, model, history) -> dict:
+def summary(cfg: PretrainConfig, model, history: PretrainHistory) -> dict:
     """The metrics of a finished run, as printed by `minilab pretrain --json`."""
-    train_s = history["train_s"][-1] if history["train_s"] else 0.0
-    tokens = history["tokens"][-1] if history["tokens"] else 0
-    val_loss = history["val_loss"][-1] if history["val_loss"] else None
+    train_s = history.train_s[-1] if history.train_s else 0.0
+    tokens = history.tokens[-1] if history.tokens else 0
+    val_loss = history.val_loss[-1] if history.val_loss else None
     reached = cfg.target_val_loss is not None and val_loss is not None and val_loss <= cfg.target_val_loss
-    wall_s = history["eval_elapsed"][-1] if history["eval_elapsed"] else (history["elapsed"] or [0.0])[-1]
+    wall_s = history.eval_elapsed[-1] if history.eval_elapsed else (history.elapsed or [0.0])[-1]
     return {
-        "val_loss": val_loss, "train_loss": history["train_loss"][-1] if history["train_loss"] else None,
-        "iters": history["iter"][-1] if history["iter"] else 0, "tokens": tokens,
+        "val_loss": val_loss, "train_loss": history.train_loss[-1] if history.train_loss else None,
+        "iters": history.iter[-1] if history.iter else 0, "tokens": tokens,
         "wall_s": round(wall_s, 3), "train_s": round(train_s, 3), "eval_s": round(wall_s - train_s, 3),
         "tokens_per_s": round(tokens / train_s, 1) if train_s else None,
         "params": count_params(model), "flops_per_token": flops_per_token(model.config),

@@ -22,9 +22,10 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from minilab.checkpoint import load_checkpoint
+from minilab.history import RewardHistory
 from minilab.losses import bradley_terry_loss
-from minilab.model import GPT
-from minilab.pretrain import epoch_batches, lr_at, make_optimizer
+from minilab.model import GPT, scalar_head
+from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
 from minilab.tokenizer import render_prompt
 
 
@@ -47,15 +48,6 @@ class RewardConfig:
             raise ValueError(f"RewardConfig: max_iters and batch_size must be >= 1, got {self.max_iters}, {self.batch_size}")
         if not self.lr > 0:
             raise ValueError(f"RewardConfig.lr must be > 0, got {self.lr}")
-
-
-def scalar_head(n_embd: int) -> nn.Linear:
-    """A linear read-out of one number from the residual stream, starting at exactly 0
-    (the reward model's head and PPO's value head)."""
-    head = nn.Linear(n_embd, 1)
-    nn.init.zeros_(head.weight)
-    nn.init.zeros_(head.bias)
-    return head
 
 
 class RewardModel(nn.Module):
@@ -128,25 +120,18 @@ def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=N
     rm = RewardModel(backbone)
     rm.train()
     optimizer = make_optimizer(rm, cfg)
-    history = {"iter": [], "loss": [], "acc": []}
+    history = RewardHistory()
+    last_good = LastGood(rm, "reward-model training", history)   # the weights of the last step
     batches = epoch_batches(len(pairs), cfg.batch_size, rng)
     for it in tqdm(range(cfg.max_iters), desc="reward model", disable=not progress):
         rows = next(batches)
         idx, lengths, n = _pair_tensors(tok, [pairs[i] for i in rows], rm.config.block_size)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(it, cfg)
+        set_lr(optimizer, lr_at(it, cfg))
         rewards = rm.raw(idx, lengths)                                      # (2n,): chosen then rejected
         r_chosen, r_rejected = rewards[:n], rewards[n:]
         loss = bradley_terry_loss(r_chosen, r_rejected)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"reward-model loss became {loss.item()} at step {it}; lower the learning rate")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(rm.parameters(), cfg.grad_clip)
-        optimizer.step()
-        history["iter"].append(it)
-        history["loss"].append(loss.item())
-        history["acc"].append((r_chosen > r_rejected).float().mean().item())
+        optimizer_step(rm, optimizer, loss, cfg.grad_clip, last_good, f"at step {it}")
+        history.record(iter=it, loss=loss.item(), acc=(r_chosen > r_rejected).float().mean().item())
     rm.eval()
     return rm, history
 

@@ -19,8 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from minilab.chat import evaluate_model
+from minilab.history import SFTHistory
 from minilab.losses import lm_loss
-from minilab.pretrain import epoch_batches, lr_at, make_optimizer
+from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
 from minilab.tokenizer import render_conversation
 
 LOSS_ON = ("assistant", "all")
@@ -85,24 +86,23 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
         progress: bool = True, callback=None):
     """Fine-tune `model` in place on the conversations. Returns (model, history).
 
-    history: iter, loss (per step); eval_iter, gold, well_formed, length (at each evaluation,
-    when a world and held-out prompts are given).
+    history (an SFTHistory): iter, loss (per step); eval_iter, gold, well_formed, length (at each
+    evaluation, when a world and held-out prompts are given).
     """
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     data = build_dataset(tok, conversations, model.config.block_size)
     pad_id = tok.special_id("<|pad|>")
     optimizer = make_optimizer(model, cfg)
-    history = {"iter": [], "loss": [], "eval_iter": [], "gold": [], "well_formed": [], "length": []}
+    history = SFTHistory()
+    last_good = LastGood(model, "SFT", history)    # the weights of the last step: a refused step changes nothing
 
     def evaluate(it):
         if world is None or not eval_prompts:
             return
         figures, _ = evaluate_model(model, tok, world, eval_prompts[:cfg.eval_prompts],
                                     cfg.max_new_tokens, seed=cfg.seed)
-        history["eval_iter"].append(it)
-        for key in ("gold", "well_formed", "length"):
-            history[key].append(figures[key])
+        history.record(eval_iter=it, gold=figures["gold"], well_formed=figures["well_formed"], length=figures["length"])
         if callback:
             callback(history)
 
@@ -112,18 +112,11 @@ def sft(cfg: SFTConfig, model, tok, conversations, world=None, eval_prompts: lis
     for it in tqdm(range(cfg.max_iters), desc="SFT", disable=not progress):
         rows = next(batches)
         x, y, mask = make_batch(data, rows, pad_id, cfg.loss_on)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(it, cfg)
+        set_lr(optimizer, lr_at(it, cfg))
         logits = model(x)                                              # (B, T, V)
         loss = lm_loss(logits, y, mask)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"SFT loss became {loss.item()} at step {it}; lower the learning rate")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        history["iter"].append(it)
-        history["loss"].append(loss.item())
+        optimizer_step(model, optimizer, loss, cfg.grad_clip, last_good, f"at step {it}")
+        history.record(iter=it, loss=loss.item())
         if cfg.eval_interval and (it + 1) % cfg.eval_interval == 0 and it + 1 < cfg.max_iters:
             evaluate(it + 1)
     evaluate(cfg.max_iters)

@@ -1,4 +1,4 @@
-"""Widgets: sliders wired to the plain functions of the course (DESIGN §4).
+"""Widgets: sliders wired to the plain functions of the course.
 
 Every experiment is a plain function (`run_ppo(beta=..., clip_eps=..., size=...)`)
 that tests and papermill call directly. A `Panel` only wires controls to it and
@@ -8,8 +8,9 @@ redraws its figures; it holds no training logic of its own:
     from ipywidgets import Dropdown, FloatSlider
     from minilab.widgets import Panel
 
-    def draw(history):                      # draw_fn: result -> matplotlib figures
-        plt.plot(history["gold_reward"]); plt.title("gold reward")
+    def draw(result):                       # draw_fn: what run_fn returned -> matplotlib figures
+        policy, tok, history = result
+        plt.plot(history.iter, history.gold); plt.title("gold reward")
 
     panel = Panel(run_ppo,
                   {"beta": FloatSlider(value=0.1, min=0, max=1, step=0.05, description="β"),
@@ -33,6 +34,9 @@ Choices:
   copy* of the first run's figures below itself, for GitHub readers and executed
   reports. When a live front-end renders the panel (it reports `_view_count`),
   the static copy is blanked so a student sees each plot once.
+- `slider(value, low, high, step, description)` widens its range to include `value`:
+  ipywidgets would silently clamp a value outside [min, max], and a papermill report asking
+  for β = 0.8 would run β = 0.5 under the label β = 0.8.
 - CSS classes for tests and styling: each control `minilab-{name}`, the plot area
   `minilab-plots`, the status label `minilab-status`, the button `minilab-run`.
 """
@@ -45,6 +49,12 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
+
+
+def slider(value: float, low: float, high: float, step: float, description: str):
+    """An IntSlider (int low, high and step) or a FloatSlider over [low, high], widened to include `value`."""
+    kind = widgets.IntSlider if all(type(x) is int for x in (low, high, step)) else widgets.FloatSlider
+    return kind(value=value, min=min(low, value), max=max(high, value), step=step, description=description)
 
 
 class Panel:

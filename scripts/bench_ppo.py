@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from minilab.ppo import run_ppo
+from minilab.pipeline import run_ppo
 
 
 def bench_ppo(size: str = "nano", iters: int = 6) -> dict:

@@ -11,12 +11,7 @@ from minilab.chat import sample_responses
 from minilab.config import GPTConfig
 from minilab.model import GPT
 from minilab.tokenizer import CharTokenizer
-from minilab.world import PLAIN_REWARD, TABLE_REWARD, make_world
-
-
-@pytest.fixture(scope="module")
-def world():
-    return make_world(0)
+from minilab.gold import PLAIN_REWARD, TABLE_REWARD
 
 
 def reply(prompt, response):

@@ -14,17 +14,11 @@ import torch
 
 from minilab.chat import evaluate_model
 from minilab.checkpoint import load_checkpoint
-from minilab.ppo import run_ppo
+from minilab.pipeline import run_ppo
 from minilab.losses import lm_loss
 from minilab.sft import SFTConfig, build_dataset, make_batch, sft
-from minilab.world import make_world
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def world():
-    return make_world(0)
 
 
 @pytest.fixture(scope="module")

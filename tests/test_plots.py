@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from minilab import plots
+from minilab.history import PPOHistory, PretrainHistory, SFTHistory
 
 
 @pytest.fixture(autouse=True)
@@ -31,12 +32,12 @@ def ppo_history(n=12, shift=0.0):
     """A PPO history with the keys train_ppo records."""
     it = list(range(n))
     curve = lambda f: [f(i) + shift for i in it]
-    return {"iter": it, "score": curve(lambda i: 0.1 * i), "gold": curve(lambda i: 1 - (i - 6) ** 2 / 36),
-            "kl": curve(lambda i: 0.05 * i * i), "entropy": curve(lambda i: 2 - 0.05 * i),
-            "clipfrac": curve(lambda i: 0.01 * i), "approx_kl": curve(lambda i: 0.001 * i),
-            "value_loss": curve(lambda i: 1 / (i + 1)), "policy_loss": curve(lambda i: -0.01),
-            "explained_var": curve(lambda i: i / n), "length": curve(lambda i: 10 + i), "ended": curve(lambda i: 1.0),
-            "beta": curve(lambda i: 0.1), "samples": [[] for _ in it], "config": {}, "stopped": None}
+    return PPOHistory(iter=it, score=curve(lambda i: 0.1 * i), gold=curve(lambda i: 1 - (i - 6) ** 2 / 36),
+                      kl=curve(lambda i: 0.05 * i * i), entropy=curve(lambda i: 2 - 0.05 * i),
+                      clipfrac=curve(lambda i: 0.01 * i), approx_kl=curve(lambda i: 0.001 * i),
+                      value_loss=curve(lambda i: 1 / (i + 1)), policy_loss=curve(lambda i: -0.01),
+                      explained_var=curve(lambda i: i / n), length=curve(lambda i: 10 + i), ended=curve(lambda i: 1.0),
+                      beta=curve(lambda i: 0.1), samples=[[] for _ in it])
 
 
 def test_fit_power_law_recovers_exact_parameters():
@@ -46,11 +47,11 @@ def test_fit_power_law_recovers_exact_parameters():
 
 
 def test_loss_curves_pretrain_sft_and_overlay():
-    pre = {"iter": [1, 2, 3, 4], "train_loss": [4, 3, 2.5, 2.2], "lr": [1e-3] * 4, "eval_iter": [2, 4],
-           "val_loss": [3.1, 2.4]}
+    pre = PretrainHistory(iter=[1, 2, 3, 4], train_loss=[4, 3, 2.5, 2.2], lr=[1e-3] * 4, eval_iter=[2, 4],
+                          val_loss=[3.1, 2.4])
     fig = drawn(plots.loss_curves(pre, title="pretraining", show_lr=True), 2)   # + the lr twin axis
     assert len(fig.axes[0].lines) == 2
-    sft = {"iter": [1, 2, 3], "loss": [2, 1.5, 1.2], "eval_iter": [], "gold": [], "well_formed": [], "length": []}
+    sft = SFTHistory(iter=[1, 2, 3], loss=[2, 1.5, 1.2])
     assert len(drawn(plots.loss_curves(sft), 1).axes[0].lines) == 1
     assert len(drawn(plots.loss_curves({"nano": pre, "micro": pre}), 1).axes[0].lines) == 4
 
@@ -148,7 +149,7 @@ def test_annotator_agreement_report_card_and_nb09():
     outcomes = {"plain": Counter({"confident-correct": 6, "confident-wrong": 4}),
                 "table": Counter({"confident-correct": 5, "abstain": 4, "hedged-wrong": 1})}
     fig = drawn(plots.outcome_bars(outcomes), 1)
-    assert len(fig.axes[0].patches) == 2 * len(plots.OUTCOMES)
+    assert len(fig.axes[0].patches) == 2 * len(plots.OUTCOME_COLORS)
 
 
 def test_bpe_merges_plot():

@@ -8,9 +8,12 @@ from minilab import losses
 from minilab.chat import sample_responses
 from minilab.config import GPTConfig
 from minilab.model import GPT
+from minilab.optim import TrainingDiverged
 from minilab.ppo import PPOConfig, pack, reply_logits, train_ppo
 from minilab.checkpoint import save_checkpoint
-from minilab.reward import RewardModel, encode_reply, load_reward_model, reward_model_tensors, score
+from minilab.preferences import Pair, Response
+from minilab.reward import (RewardConfig, RewardModel, encode_reply, load_reward_model, reward_model_tensors, score,
+                            train_reward_model)
 from minilab.sft import SFTConfig, build_dataset, make_batch, sft
 from minilab.tokenizer import CharTokenizer
 
@@ -167,11 +170,27 @@ def test_ppo_stops_cleanly_on_non_finite_loss(tok):
         return torch.full((len(samples),), float("nan"))
 
     cfg = PPOConfig(iters=3, batch_size=8, minibatches=2, max_new_tokens=4)
-    with pytest.warns(UserWarning, match="non-finite"):
-        policy, history = train_ppo(cfg, model, tok, ["Ada?"], reward, progress=False)
-    assert "stopped at iteration 0" in history["stopped"]
-    for k, v in policy.state_dict().items():
+    with pytest.raises(TrainingDiverged, match="PPO diverged at iteration 0") as err:
+        train_ppo(cfg, model, tok, ["Ada?"], reward, progress=False)
+    assert err.value.model.gpt is model and err.value.history["iter"] == []
+    for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k])         # nothing lost, nothing corrupted
+
+
+def test_sft_and_reward_model_stop_on_non_finite_loss_with_their_last_weights(tok):
+    """The same policy as pretraining and PPO (optim.py): the bad step is not taken, TrainingDiverged says where."""
+    model = tiny_gpt(tok, block_size=64)
+    model.wte.weight.data[:] = float("nan")               # every forward now returns NaN
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(TrainingDiverged, match="SFT diverged at step 0") as err:
+        sft(SFTConfig(max_iters=3, batch_size=1), model, tok, CONVS, progress=False)
+    assert err.value.model is model
+    pair = Pair("Ada?", Response("Ada lives in Velm."), Response("Velm."), "careful", 1.0)
+    with pytest.raises(TrainingDiverged, match="reward-model training diverged at step 0") as err:
+        train_reward_model(RewardConfig(max_iters=3, batch_size=1), model, tok, [pair], progress=False)
+    assert err.value.model.backbone is model
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, before[k], equal_nan=True)
 
 
 def test_value_loss_trains_the_value_head_only(tok):

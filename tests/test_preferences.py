@@ -6,14 +6,8 @@ import pytest
 
 from minilab.preferences import (PANEL, Annotator, Pair, Response, agreement, make_pairs, pairs_from_samples,
                                  response_variants)
-from minilab.world import make_world
 
 BY_NAME = {a.name: a for a in PANEL}
-
-
-@pytest.fixture(scope="module")
-def world():
-    return make_world(0)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from minilab.config import SPECIAL_TOKENS
-from minilab.pretrain import (PretrainConfig, TrainingDiverged, eval_windows, evaluate, load_text, lr_at, main, pretrain,
-                              train_val_split)
+from minilab.optim import TrainingDiverged, lr_at
+from minilab.pretrain import PretrainConfig, eval_windows, evaluate, load_text, main, pretrain, train_val_split
 from minilab.tokenizer import CharTokenizer
 
 REPO = Path(__file__).resolve().parent.parent
