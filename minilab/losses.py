@@ -9,7 +9,7 @@ where it does not (prompt, padding, tokens after the end).
 
 Stages:
 - pretraining and SFT: `lm_loss` (next-token cross-entropy, optionally masked),
-- reward model: `bradley_terry_loss`,
+- reward model: `bradley_terry_loss`, `soft_bradley_terry_loss` (labels that are vote shares),
 - PPO: `kl_penalty`, `gae`, `whiten`, `ppo_policy_loss`, `ppo_value_loss`, `entropy`.
 """
 from __future__ import annotations
@@ -61,6 +61,19 @@ def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torc
     logsigmoid is the numerically stable form of log(σ(x)).
     """
     return -F.logsigmoid(r_chosen - r_rejected).mean()
+
+
+def soft_bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor, p_chosen: torch.Tensor) -> torch.Tensor:
+    """Bradley–Terry with soft labels: the cross-entropy between the panel's vote share p_chosen
+    and the model's P(chosen preferred) = σ(r_chosen - r_rejected), averaged over pairs:
+
+        -[p · log σ(d) + (1 - p) · log σ(-d)],   d = r_chosen - r_rejected.
+
+    With p = 1 it is `bradley_terry_loss`. A pair that four of five annotators preferred one
+    way pulls the margin towards log(4) instead of towards infinity.
+    """
+    d = r_chosen - r_rejected
+    return -(p_chosen * F.logsigmoid(d) + (1.0 - p_chosen) * F.logsigmoid(-d)).mean()
 
 
 def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "k1") -> torch.Tensor:

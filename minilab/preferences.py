@@ -50,8 +50,9 @@ class Pair:
     prompt: str
     chosen: Response
     rejected: Response
-    annotator: str          # who labelled it
+    annotator: str          # who labelled it ("panel" when every annotator voted)
     gold_margin: float      # gold(chosen) - gold(rejected); < 0 when the label disagrees with gold
+    p_chosen: float = 1.0   # share of the votes for `chosen` (1.0: one annotator's choice)
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,36 @@ def label(world: World, prompt: str, a: Response, b: Response, annotator: Annota
     return Pair(prompt, chosen, rejected, annotator.name, round(margin, 6))
 
 
+def panel_label(world: World, prompt: str, a: Response, b: Response, annotators: list[Annotator],
+                rng: random.Random) -> Pair:
+    """Every annotator votes; `chosen` is the majority's pick and p_chosen its share of the votes
+    (an odd panel never ties). Several labels per pair average out one person's noise and keep a
+    biased annotator in the minority (InstructGPT had several labelers compare the same outputs)."""
+    votes = sum(an.prefers(world, prompt, a, b, rng) for an in annotators) / len(annotators)
+    chosen, rejected, share = (a, b, votes) if votes > 0.5 else (b, a, 1.0 - votes)
+    margin = (world.gold_reward(prompt, chosen.text, chosen.ended)
+              - world.gold_reward(prompt, rejected.text, rejected.ended))
+    return Pair(prompt, chosen, rejected, "panel", round(margin, 6), share)
+
+
+def ranked_pairs(world: World, samples: dict, annotators: list[Annotator], seed: int = 0) -> list[Pair]:
+    """All K(K-1)/2 pairs of the K replies to each prompt, each labelled by the whole panel
+    (InstructGPT collected rankings of K = 4-9 outputs and trained on every pair, §3.5).
+    samples[prompt] is a list of Response; identical replies make no pair."""
+    rng = random.Random(f"minilab-ranked-pairs-{seed}")
+    pairs = []
+    for prompt, replies in samples.items():
+        distinct = list(dict.fromkeys(replies))
+        for i, a in enumerate(distinct):
+            for b in distinct[i + 1:]:
+                pairs.append(panel_label(world, prompt, a, b, annotators, rng))
+    return pairs
+
+
 def make_pairs(world: World, questions: list, annotators: list[Annotator] = PANEL,
-               n_pairs: int = 2000, seed: int = 0) -> list[Pair]:
-    """Preference pairs over hand-made variants; each pair labelled by one panel member."""
+               n_pairs: int = 2000, seed: int = 0, whole_panel: bool = False) -> list[Pair]:
+    """Preference pairs over hand-made variants; each pair labelled by one panel member
+    (whole_panel=True: by every member, see `panel_label`)."""
     rng = random.Random(f"minilab-pairs-{seed}")
     qas = [q if isinstance(q, QA) else world.qa(q) for q in questions]
     if not qas or not annotators:
@@ -162,7 +190,8 @@ def make_pairs(world: World, questions: list, annotators: list[Annotator] = PANE
     for _ in range(n_pairs):
         qa = rng.choice(qas)
         a, b = rng.sample(response_variants(world, qa, rng), 2)
-        pairs.append(label(world, qa.prompt, a, b, rng.choice(annotators), rng))
+        pairs.append(panel_label(world, qa.prompt, a, b, annotators, rng) if whole_panel
+                     else label(world, qa.prompt, a, b, rng.choice(annotators), rng))
     return pairs
 
 

@@ -4,7 +4,9 @@ Design (InstructGPT, Ouyang et al. 2022, §3.5; Stiennon et al. 2020):
 - Backbone: the SFT model's transformer, initialised from its weights, so the reward model starts
   out knowing the world as well as the policy does. Head: a linear layer on the residual stream
   at the *last token* of the sequence (the `<|end|>` of a finished reply, else its last token).
-- Loss: Bradley–Terry, -log σ(r_chosen - r_rejected) (`losses.bradley_terry_loss`). Only
+- Loss: Bradley–Terry, -log σ(r_chosen - r_rejected) (`losses.bradley_terry_loss`); when a
+  pair was labelled by a whole panel, its vote share is a soft label
+  (`losses.soft_bradley_terry_loss`, equal to the former for a unanimous vote). Only
   differences of rewards are learned, so the scale is arbitrary: after training we normalise the
   reward to mean 0, std 1 on replies sampled from the SFT model (the policy's starting point),
   and PPO's β means the same thing for every reward model.
@@ -23,7 +25,7 @@ from tqdm.auto import tqdm
 
 from minilab.checkpoint import load_checkpoint
 from minilab.history import RewardHistory
-from minilab.losses import bradley_terry_loss
+from minilab.losses import soft_bradley_terry_loss
 from minilab.model import GPT, scalar_head
 from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
 from minilab.tokenizer import render_prompt
@@ -129,7 +131,8 @@ def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=N
         set_lr(optimizer, lr_at(it, cfg))
         rewards = rm.raw(idx, lengths)                                      # (2n,): chosen then rejected
         r_chosen, r_rejected = rewards[:n], rewards[n:]
-        loss = bradley_terry_loss(r_chosen, r_rejected)
+        p_chosen = torch.tensor([getattr(pairs[i], "p_chosen", 1.0) for i in rows])   # vote shares (1: hard labels)
+        loss = soft_bradley_terry_loss(r_chosen, r_rejected, p_chosen)
         optimizer_step(rm, optimizer, loss, cfg.grad_clip, last_good, f"at step {it}")
         history.record(iter=it, loss=loss.item(), acc=(r_chosen > r_rejected).float().mean().item())
     rm.eval()

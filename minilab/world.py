@@ -17,6 +17,9 @@ Design choices
 - Unknown people. 40 more people who never appear in the corpus. 20 are "train"
   unknowns (a few dozen SFT chats answer "I don't know who X is."); 20 are "test"
   unknowns that appear nowhere at all, neither corpus nor SFT.
+- Held-out prompts. `questions("heldout")` asks the training facts and sums in phrasings
+  that no SFT or RL prompt uses (HELDOUT_TEMPLATES): new prompts from the same distribution,
+  the split on which post-training is judged.
 - Held-out facts. A quarter of the facts are asked about only in `questions("test")`:
   SFT never mentions them, so a test answer must come from pretraining memory.
   Likewise `addition_pairs("test")` are two-digit sums that appear nowhere.
@@ -76,6 +79,14 @@ QUESTION_TEMPLATES = {  # how users ask (SFT, RL and evaluation prompts share th
            "add": ["{a} + {b} 等于多少？", "{a} 加 {b} 是多少？"]},
 }
 
+HELDOUT_TEMPLATES = {  # phrasings never used in SFT or RL prompts: questions("heldout") only
+    "en": {"lives_in": "In what town does {p} live?", "job": "What is {p}'s occupation?",
+           "pet": "Which pet lives with {p}?", "country": "{t} is a town in which country?",
+           "capital": "Name the capital of {c}.", "add": "Compute {a} + {b}."},
+    "zh": {"lives_in": "{p} 的家在哪个小镇？", "job": "{p} 从事什么职业？", "pet": "{p} 家里养的是什么动物？",
+           "country": "{t} 是哪个国家的小镇？", "capital": "哪个小镇是 {c} 的首都？", "add": "算一下 {a} + {b}。"},
+}
+
 
 def with_article(word: str) -> str:
     """"cat" -> "a cat", "owl" -> "an owl"."""
@@ -104,11 +115,12 @@ class QA:
 
 
 SPLITS = ("train", "test")
+QUESTION_SPLITS = ("train", "heldout", "test")
 
 
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+def _check_split(split: str, allowed: tuple = SPLITS) -> None:
+    if split not in allowed:
+        raise ValueError(f"unknown split {split!r}; allowed: {', '.join(allowed)}")
 
 
 def _value_regex(forms: dict[str, str]) -> re.Pattern:
@@ -219,6 +231,16 @@ class World:
                                                            str(a + b), True, lang))
         self._unknown = {split: [qa for p in self.unknown_people[split] for rel in ("lives_in", "job", "pet")
                                  for qa in self._qas(p.name, rel, "", known=False)] for split in SPLITS}
+        # held-out prompts: the training questions' facts and sums, in phrasings no training prompt uses
+        # (facts are asked in 2-3 phrasings each, sums in one: every third sum keeps the mix of the train split)
+        seen, self._questions["heldout"] = set(), []
+        sums = [q for q in self._questions["train"] if q.relation == "add"][::3]
+        for q in [q for q in self._questions["train"] if q.relation != "add"] + sums:
+            if (q.entity, q.relation, q.lang) not in seen:
+                seen.add((q.entity, q.relation, q.lang))
+                a, _, b = q.entity.partition(" + ")
+                prompt = HELDOUT_TEMPLATES[q.lang][q.relation].format(p=q.entity, t=q.entity, c=q.entity, a=a, b=b)
+                self._questions["heldout"].append(self._qa_for(prompt, q.entity, q.relation, q.answer, True, q.lang))
 
     def _qas(self, entity: str, relation: str, value: str, known: bool) -> list[QA]:
         out, slots = [], dict(p=entity, t=entity, c=entity)   # questions name only the entity
@@ -243,8 +265,12 @@ class World:
         return qa
 
     def questions(self, split: str) -> list[QA]:
-        """Prompts about known facts. "test" facts are never asked about in SFT."""
-        _check_split(split)
+        """Prompts about known facts and sums.
+        "train": what SFT demonstrations and RL prompts ask. "heldout": the same facts and sums
+        asked in phrasings no training prompt uses (the main evaluation: same distribution, new
+        prompts, as InstructGPT's held-out prompts). "test": facts SFT never mentions and sums
+        that appear nowhere, so an answer must come from pretraining memory."""
+        _check_split(split, QUESTION_SPLITS)
         return list(self._questions[split])
 
     def unknown_questions(self, split: str) -> list[QA]:

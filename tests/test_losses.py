@@ -159,3 +159,16 @@ def test_policy_loss_ignores_huge_logprobs_at_padded_positions():
     loss.backward()
     assert torch.isfinite(loss) and math.isfinite(stats["approx_kl"]) and torch.isfinite(new.grad).all()
     assert new.grad[0, 2] == 0
+
+
+def test_soft_bradley_terry_by_hand_and_equal_to_hard_labels_at_one():
+    rc, rr, p = torch.tensor([1.0, -0.5]), torch.tensor([0.0, 0.5]), torch.tensor([0.8, 0.6])
+    sig = lambda x: 1 / (1 + math.exp(-x))
+    by_hand = -(0.8 * math.log(sig(1.0)) + 0.2 * math.log(sig(-1.0)) + 0.6 * math.log(sig(-1.0)) + 0.4 * math.log(sig(1.0))) / 2
+    assert losses.soft_bradley_terry_loss(rc, rr, p).item() == pytest.approx(by_hand, abs=1e-6)
+    assert losses.soft_bradley_terry_loss(rc, rr, torch.ones(2)).item() == pytest.approx(
+        losses.bradley_terry_loss(rc, rr).item(), abs=1e-7)
+    # the loss is smallest where σ(margin) equals the vote share: margin log(4) for a 4-to-1 vote
+    margins = torch.linspace(-3, 3, 601)
+    best = min(margins, key=lambda m: losses.soft_bradley_terry_loss(m[None], torch.zeros(1), torch.tensor([0.8])).item())
+    assert abs(best.item() - math.log(4)) < 0.02

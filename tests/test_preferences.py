@@ -115,3 +115,19 @@ def test_pairs_from_samples_labels_the_models_own_answers(world):
     assert all(isinstance(p, Pair) and p.prompt in samples for p in pairs)
     assert pairs == pairs_from_samples(world, [q.prompt for q in qas], samples, seed=0, pairs_per_prompt=2)
 
+
+
+def test_the_whole_panel_votes_and_the_majority_is_chosen(world):
+    qa = next(q for q in world.questions("train") if q.relation == "lives_in" and q.lang == "en")
+    right = Response(world.render_answer(qa))
+    wrong = Response(world.render_answer(qa, next(c for c in qa.candidates if c != qa.answer)))
+    padded = Response(world.render_answer(qa) + " Happy to help! I hope this helps.")
+    from minilab.preferences import panel_label, ranked_pairs
+    rng = random.Random(0)
+    shares = [panel_label(world, qa.prompt, wrong, right, PANEL, rng) for _ in range(200)]
+    assert all(p.chosen == right and p.annotator == "panel" for p in shares if p.gold_margin > 0)
+    assert sum(p.chosen == right for p in shares) / 200 > 0.95          # five votes outvote one noisy annotator
+    assert all(0.5 < p.p_chosen <= 1.0 and p.p_chosen * len(PANEL) == round(p.p_chosen * len(PANEL)) for p in shares)
+    pairs = ranked_pairs(world, {qa.prompt: [right, wrong, padded, right]}, PANEL, seed=0)
+    assert len(pairs) == 3                                                # 3 distinct replies: all 3 pairs
+    assert pairs == ranked_pairs(world, {qa.prompt: [right, wrong, padded, right]}, PANEL, seed=0)

@@ -116,13 +116,29 @@ def test_splits_and_bad_split_names(world):
     test_facts = {(q.entity, q.relation) for q in test}
     sft_prompts = {m["content"] for conv in world.sft_conversations() for m in conv if m["role"] == "user"}
     assert not any((world.qa(p).entity, world.qa(p).relation) in test_facts for p in sft_prompts)
-    for method in (world.questions, world.unknown_questions, world.addition_pairs):
+    with pytest.raises(ValueError, match="train, heldout, test"):
+        world.questions("validation")
+    for method in (world.unknown_questions, world.addition_pairs):
         with pytest.raises(ValueError, match="train, test"):
             method("validation")
 
 
+def test_heldout_prompts_ask_training_facts_in_new_phrasings(world):
+    """InstructGPT's held-out prompts come from the training distribution: the same facts and
+    sums as the train split, phrased in ways no SFT or RL prompt uses."""
+    train, heldout = world.questions("train"), world.questions("heldout")
+    sft_prompts = {m["content"] for conv in world.sft_conversations() for m in conv if m["role"] == "user"}
+    assert len(heldout) > 300
+    assert not {q.prompt for q in heldout} & ({q.prompt for q in train} | sft_prompts)
+    train_facts = {(q.entity, q.relation, q.answer) for q in train}
+    assert all((q.entity, q.relation, q.answer) in train_facts for q in heldout)
+    share = lambda qs: sum(q.relation == "add" for q in qs) / len(qs)
+    assert abs(share(heldout) - share(train)) < 0.05                   # the same mix of sums and facts
+    assert all(world.gold_reward(q.prompt, world.render_answer(q)) == 2.0 for q in heldout)
+
+
 def test_questions_are_short_and_answerable(world):
-    for qa in world.questions("train") + world.questions("test"):
+    for qa in world.questions("train") + world.questions("heldout") + world.questions("test"):
         assert count_words(qa.prompt) < 20
         assert qa.answer in qa.candidates and qa.known
         assert world.qa(qa.prompt) == qa
