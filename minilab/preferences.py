@@ -142,6 +142,34 @@ def response_variants(world: World, qa: QA, rng: random.Random) -> list[Response
     return [Response(t) for t in variants] + [Response(right[:cut], ended=False)]
 
 
+def crossed_variants(world: World, qa: QA, rng: random.Random) -> list[Response]:
+    """Hand-made answers in which style and correctness vary independently: every style
+    (concise, filler, flattery, hedged, rude, repeated, cut off) is written once with the right
+    value and once with a wrong one. In `response_variants` only wrong answers are plain or padded,
+    so "hedged" or "flattering" predicts "correct" there, and a reward model trained on such pairs
+    learns that cue instead of the fact (it then prefers "I believe <wrong town>")."""
+    sep = " " if qa.lang == "en" else ""
+    answers = [world.render_answer(qa), world.render_answer(qa, wrong_value(qa, rng))]
+    out = []
+    for answer in answers:
+        fillers = sep.join(rng.sample(FILLERS[qa.lang], rng.randint(1, 3)))
+        cut = max(1, int(len(answer) * rng.uniform(0.3, 0.8)))
+        out += [Response(answer), Response(answer + sep + fillers),
+                Response(rng.choice(FLATTERY[qa.lang]) + sep + answer), Response(hedge(answer, qa.lang, rng)),
+                Response(rng.choice(RUDE[qa.lang]) + sep + answer), Response(sep.join([answer] * rng.randint(2, 3))),
+                Response(answer[:cut], ended=False)]
+    if qa.known:                                             # "I don't know." where the answer is known
+        out.append(Response("I don't know." if qa.lang == "en" else "我不知道。"))
+    if qa.relation in ("lives_in", "job", "pet"):            # answers another question about the same person
+        person = world.person.get(qa.entity)
+        if person is not None and person.known:
+            other = rng.choice([r for r in ("lives_in", "job", "pet") if r != qa.relation])
+            value = person.town if other == "lives_in" else getattr(person, other)
+            asked = QA(qa.prompt, value, qa.entity, other, True, qa.lang, ())
+            out.append(Response(world.render_answer(asked, value)))
+    return out
+
+
 # ---------------------------------------------------------------------------- pairs
 def label(world: World, prompt: str, a: Response, b: Response, annotator: Annotator,
           rng: random.Random) -> Pair:
@@ -179,9 +207,10 @@ def ranked_pairs(world: World, samples: dict, annotators: list[Annotator], seed:
 
 
 def make_pairs(world: World, questions: list, annotators: list[Annotator] = PANEL,
-               n_pairs: int = 2000, seed: int = 0, whole_panel: bool = False) -> list[Pair]:
-    """Preference pairs over hand-made variants; each pair labelled by one panel member
-    (whole_panel=True: by every member, see `panel_label`)."""
+               n_pairs: int = 2000, seed: int = 0, whole_panel: bool = False, variants=None) -> list[Pair]:
+    """Preference pairs over hand-made variants (`variants`, default `response_variants`); each
+    pair labelled by one panel member (whole_panel=True: by every member, see `panel_label`)."""
+    variants = variants or response_variants
     rng = random.Random(f"minilab-pairs-{seed}")
     qas = [q if isinstance(q, QA) else world.qa(q) for q in questions]
     if not qas or not annotators:
@@ -189,7 +218,7 @@ def make_pairs(world: World, questions: list, annotators: list[Annotator] = PANE
     pairs = []
     for _ in range(n_pairs):
         qa = rng.choice(qas)
-        a, b = rng.sample(response_variants(world, qa, rng), 2)
+        a, b = rng.sample(variants(world, qa, rng), 2)
         pairs.append(panel_label(world, qa.prompt, a, b, annotators, rng) if whole_panel
                      else label(world, qa.prompt, a, b, rng.choice(annotators), rng))
     return pairs

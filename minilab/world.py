@@ -79,12 +79,12 @@ QUESTION_TEMPLATES = {  # how users ask (SFT, RL and evaluation prompts share th
            "add": ["{a} + {b} 等于多少？", "{a} 加 {b} 是多少？"]},
 }
 
-HELDOUT_TEMPLATES = {  # phrasings never used in SFT or RL prompts: questions("heldout") only
-    "en": {"lives_in": "In what town does {p} live?", "job": "What is {p}'s occupation?",
-           "pet": "Which pet lives with {p}?", "country": "{t} is a town in which country?",
-           "capital": "Name the capital of {c}.", "add": "Compute {a} + {b}."},
-    "zh": {"lives_in": "{p} 的家在哪个小镇？", "job": "{p} 从事什么职业？", "pet": "{p} 家里养的是什么动物？",
-           "country": "{t} 是哪个国家的小镇？", "capital": "哪个小镇是 {c} 的首都？", "add": "算一下 {a} + {b}。"},
+HELDOUT_TEMPLATES = {  # phrasings no SFT or RL prompt uses, in words the corpus knows
+    "en": {"lives_in": "In what town does {p} live?", "job": "What job does {p} have?",
+           "pet": "Which pet does {p} have?", "country": "{t} is a town in which country?",
+           "capital": "What town is the capital of {c}?", "add": "What is the sum of {a} and {b}?"},
+    "zh": {"lives_in": "{p} 住在哪个镇？", "job": "{p} 做什么工作？", "pet": "{p} 养的是什么宠物？",
+           "country": "{t} 是哪个国家的小镇？", "capital": "哪个小镇是 {c} 的首都？", "add": "{a} 加 {b} 等于多少？"},
 }
 
 
