@@ -93,16 +93,23 @@ class PPOConfig:
 
 
 class PolicyWithValue(nn.Module):
-    """The policy (a GPT) and a value head on its residual stream: one forward, logits and values.
-    The value head reads the hidden states detached, so the value loss cannot rewrite the policy."""
+    """The policy (a GPT) and its value function: one call, logits and values.
 
-    def __init__(self, gpt):
+    Without a critic, the values are a linear head on the policy's residual stream, read detached
+    so the value loss cannot rewrite the policy. With a `critic` (a module idx (B, L) -> values
+    (B, L), e.g. `reward.ValueModel`, a copy of the reward model), the values come from that
+    separate network, as in InstructGPT, which initialises the value function from the reward model."""
+
+    def __init__(self, gpt, critic: nn.Module | None = None):
         super().__init__()
         self.gpt = gpt
         self.config = gpt.config
-        self.value_head = scalar_head(gpt.config.n_embd)
+        self.critic = critic
+        self.value_head = scalar_head(gpt.config.n_embd) if critic is None else None
 
     def forward(self, idx):
+        if self.critic is not None:
+            return self.gpt(idx), self.critic(idx)                   # (B, L, V), (B, L)
         logits, hidden = self.gpt(idx, return_hidden=True)        # (B, L, V), (B, L, C)
         return logits, self.value_head(hidden.detach()).squeeze(-1)   # (B, L, V), (B, L)
 
@@ -157,18 +164,19 @@ def adapt_beta(beta: float, kl: float, cfg: PPOConfig) -> float:
 
 
 def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, world=None,
-              progress: bool = True, callback=None):
+              progress: bool = True, callback=None, critic: nn.Module | None = None):
     """Optimise `policy_gpt` (a copy of the SFT model, changed in place) against `reward_fn`.
 
     reward_fn(samples) -> tensor (B,) of scores, e.g. a reward model's normalised reward.
     With a `world`, the gold reward of every rollout is recorded too (never used for training).
+    `critic`: the value network to train (see PolicyWithValue; default a linear value head).
     Returns (policy_gpt, history), a PPOHistory.
     """
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     pad_id = tok.special_id("<|pad|>")
     reference = copy.deepcopy(policy_gpt).eval().requires_grad_(False)   # the frozen SFT model
-    policy = PolicyWithValue(policy_gpt)
+    policy = PolicyWithValue(policy_gpt, critic)
     optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=ADAM_EPS)
     beta = float(cfg.beta)
     history = PPOHistory(config=asdict(cfg))

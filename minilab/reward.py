@@ -16,6 +16,7 @@ Design (InstructGPT, Ouyang et al. 2022, §3.5; Stiennon et al. 2020):
 """
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass
 
@@ -71,6 +72,24 @@ class RewardModel(nn.Module):
 
     def forward(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return (self.raw(idx, lengths) - self.reward_mean) / self.reward_std
+
+
+class ValueModel(nn.Module):
+    """PPO's value function started from a reward model (InstructGPT §3.5): the same backbone
+    and head, read at every position instead of the last, in the reward's normalised units.
+    It is a copy: training it leaves the reward model unchanged."""
+
+    def __init__(self, rm: RewardModel):
+        super().__init__()
+        rm = copy.deepcopy(rm)
+        self.backbone, self.head = rm.backbone, rm.head
+        self.register_buffer("reward_mean", rm.reward_mean.clone())
+        self.register_buffer("reward_std", rm.reward_std.clone())
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        """idx (B, L) -> values (B, L): the reward the model expects after each prefix."""
+        _, hidden = self.backbone(idx, return_hidden=True)                 # (B, L, C)
+        return (self.head(hidden).squeeze(-1) - self.reward_mean) / self.reward_std
 
 
 def encode_reply(tok, prompt: str, text: str, ended: bool) -> list[int]:

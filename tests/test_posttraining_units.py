@@ -237,3 +237,28 @@ def test_reward_fn_scores_the_sampled_token_ids(tok):
     from_text = score(rm, tok, ["Ada?"], ["zz"], [True])
     torch.testing.assert_close(got, want)
     assert not torch.allclose(got, from_text)
+
+
+def test_value_model_starts_as_the_reward_model_read_at_every_position(tok):
+    """InstructGPT's value function starts from the reward model: at the last token it gives the
+    reward itself; PPO trains a copy, so the reward model is untouched."""
+    from minilab.ppo import PolicyWithValue
+    from minilab.reward import ValueModel
+    rm = RewardModel(tiny_gpt(tok, seed=1))
+    torch.nn.init.normal_(rm.head.weight, std=0.5)
+    rm.reward_mean.fill_(0.3)
+    rm.reward_std.fill_(2.0)
+    idx = torch.tensor([tok.encode("Ada lives in Velm.")])
+    critic = ValueModel(rm)
+    values = critic(idx)                                                  # (1, L)
+    assert values.shape == idx.shape
+    torch.testing.assert_close(values[0, -1], rm(idx, torch.tensor([idx.shape[1]]))[0])
+    before = {k: v.clone() for k, v in rm.state_dict().items()}
+    policy = PolicyWithValue(tiny_gpt(tok), critic)
+    logits, v = policy(idx)
+    (v ** 2).mean().backward()
+    assert all(p.grad is None for p in policy.gpt.parameters())          # the value loss never reaches the policy
+    assert critic.head.weight.grad.abs().sum() > 0
+    torch.optim.SGD(critic.parameters(), lr=1.0).step()
+    for k, v_ in rm.state_dict().items():
+        torch.testing.assert_close(v_, before[k])
