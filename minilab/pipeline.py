@@ -38,6 +38,7 @@ BUDGETS = {
     "mini":  dict(pretrain=2500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=1.5e-3),
 }
 FAST_SCALE = 0.25   # fast mode (CI): a quarter of each budget
+NORMALIZE_PROMPTS = 256   # SFT replies to this many training prompts set the reward's mean and std
 
 
 def budget(size: str, fast: bool = False) -> dict:
@@ -95,14 +96,36 @@ def preference_data(sft_model, tok, world, seed: int = 0, n_variant_pairs: int =
     return train, val
 
 
-def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: bool = True):
+def ranked_preference_data(sft_model, tok, world, seed: int = 0, k: int = 4, n_variant_pairs: int = 4000):
+    """Training and held-out pairs as InstructGPT collected them: K replies of the SFT model to every
+    training prompt, all K(K-1)/2 pairs, each voted on by the whole annotator panel (a soft label),
+    plus hand-made answers whose style and correctness vary independently (`crossed_variants`).
+    Held-out pairs: K replies to every held-out prompt, labelled the same way."""
+    panel = preferences.PANEL
+
+    def ranked(questions, seed_):
+        samples = sample_responses(sft_model, tok, [q.prompt for q in questions for _ in range(k)], seed=seed_)
+        replies: dict[str, list] = {}
+        for s in samples:
+            replies.setdefault(s.prompt, []).append(preferences.Response(s.response, s.ended))
+        return preferences.ranked_pairs(world, replies, panel, seed=seed_)
+
+    train = ranked(world.questions("train"), seed) + preferences.make_pairs(
+        world, world.questions("train") + world.unknown_questions("train"), panel, n_pairs=n_variant_pairs,
+        seed=seed, whole_panel=True, variants=preferences.crossed_variants)
+    return train, ranked(world.questions("heldout"), seed + 1)
+
+
+def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: bool = True, ranked: bool = True):
     """Stage 4: annotators compare replies; a reward model learns their preferences.
-    Returns (rm, history, figures)."""
-    pairs, val_pairs = preference_data(sft_model, tok, world, seed)
+    `ranked`: the data of `ranked_preference_data` (else `preference_data`, one annotator per pair).
+    Returns (rm, history, figures), the figures measured on held-out pairs."""
+    data = ranked_preference_data if ranked else preference_data
+    pairs, val_pairs = data(sft_model, tok, world, seed)
     rm, history = train_reward_model(RewardConfig(max_iters=max_iters, seed=seed), copy.deepcopy(sft_model), tok,
                                      pairs, progress=progress)
     # normalise on the SFT model's own replies: PPO starts from there
-    train_prompts = [q.prompt for q in world.questions("train")[:256]]
+    train_prompts = [q.prompt for q in world.questions("train")[:NORMALIZE_PROMPTS]]
     samples = sample_responses(sft_model, tok, train_prompts, seed=seed)
     normalize(rm, tok, [s.prompt for s in samples], [s.response for s in samples], [s.ended for s in samples])
     figures = evaluate_reward_model(rm, tok, world, val_pairs)
@@ -157,17 +180,21 @@ def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress
     lap("sft")
     rm, _, rm_fig = train_rm(sft_model, tok, world, b["rm"], seed, progress)
     card["rm_acc_gold"], card["rm_acc_annotators"] = rm_fig["acc_gold"], rm_fig["acc_annotators"]
+    card["rm_acc_gold_facts"], card["rm_acc_gold_style"] = rm_fig["acc_gold_facts"], rm_fig["acc_gold_style"]
     lap("reward_model")
     cfg = ppo or PPOConfig(iters=b["ppo"], seed=seed)
     policy, ppo_hist = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress)
     card["kl_ppo"] = ppo_hist.kl[-1]
     card["ppo_iter_s"] = (sum(ppo_hist.t_rollout) + sum(ppo_hist.t_score) + sum(ppo_hist.t_update)) / max(1, len(ppo_hist.iter))
     lap("ppo")
-    prompts = [q.prompt for q in world.questions("test")][:128]
+    # held-out prompts (the training facts, new phrasings) and facts SFT never taught ("unseen")
+    heldout = [q.prompt for q in world.questions("heldout")]
+    unseen = [q.prompt for q in world.questions("test")]
     for name, model in (("base", base), ("sft", sft_model), ("ppo", policy)):
-        figures, samples = evaluate_model(model, tok, world, prompts, seed=seed)
+        figures, samples = evaluate_model(model, tok, world, heldout, seed=seed)
         card[f"gold_{name}"] = figures["gold"]
         card[f"well_formed_{name}"] = figures["well_formed"]
+        card[f"gold_{name}_unseen"] = evaluate_model(model, tok, world, unseen, seed=seed)[0]["gold"]
         card.setdefault("samples", {})[name] = [(s.prompt, s.response) for s in samples[:3]]
     lap("evaluation")
     card["wall_s"] = round(sum(card["seconds"].values()), 2)
@@ -181,11 +208,13 @@ def format_card(card: dict) -> str:
     lines.append("stage          seconds")
     lines += [f"  {k:<13}{v:>7.1f}" for k, v in card["seconds"].items()]
     lines += ["", f"pretrain val loss        {card['val_loss']:.3f}",
-              f"reward model acc (gold)  {card['rm_acc_gold']:.1%}   (annotators {card['rm_acc_annotators']:.1%})",
+              f"reward model acc (gold)  {card['rm_acc_gold']:.1%}   (right vs wrong {card['rm_acc_gold_facts']:.1%}, "
+              f"style {card['rm_acc_gold_style']:.1%}; annotators {card['rm_acc_annotators']:.1%})",
               f"PPO KL per reply         {card['kl_ppo']:.2f}   ({card['ppo_iter_s']:.2f} s per iteration)", "",
-              "model   gold reward   well-formed"]
+              "model   gold (held-out prompts)   well-formed   gold (facts SFT never taught)"]
     for name in ("base", "sft", "ppo"):
-        lines.append(f"  {name:<6}{card[f'gold_{name}']:>10.2f}{card[f'well_formed_{name}']:>12.0%}")
+        lines.append(f"  {name:<6}{card[f'gold_{name}']:>14.2f}{card[f'well_formed_{name}']:>22.0%}"
+                     f"{card[f'gold_{name}_unseen']:>20.2f}")
     lines.append("")
     for name in ("base", "sft", "ppo"):
         lines.append(f"{name} replies:")
@@ -204,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     card = run_pipeline(args.size, args.seed, fast=args.fast, progress=not args.json)
     print(format_card(card))
     if args.json:
-        keys = ("size", "seed", "val_loss", "gold_base", "gold_sft", "gold_ppo", "well_formed_base", "well_formed_sft",
-                "well_formed_ppo", "rm_acc_gold", "rm_acc_annotators", "kl_ppo", "ppo_iter_s", "wall_s", "seconds")
+        keys = ("size", "seed", "val_loss", "gold_base", "gold_sft", "gold_ppo", "gold_base_unseen", "gold_sft_unseen",
+                "gold_ppo_unseen", "well_formed_base", "well_formed_sft", "well_formed_ppo", "rm_acc_gold",
+                "rm_acc_gold_facts", "rm_acc_gold_style", "rm_acc_annotators", "kl_ppo", "ppo_iter_s", "wall_s", "seconds")
         print(json.dumps({k: card[k] for k in keys}))
     return 0

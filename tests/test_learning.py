@@ -67,7 +67,8 @@ def test_pipeline_cli_json_report_card():
                          capture_output=True, text=True, timeout=1200)
     assert out.returncode == 0, out.stderr[-2000:]
     card = json.loads(out.stdout.strip().splitlines()[-1])
-    for key in ("gold_base", "gold_sft", "gold_ppo", "rm_acc_gold", "kl_ppo", "ppo_iter_s", "wall_s"):
+    for key in ("gold_base", "gold_sft", "gold_ppo", "gold_base_unseen", "gold_sft_unseen", "gold_ppo_unseen",
+                "rm_acc_gold", "rm_acc_gold_facts", "rm_acc_gold_style", "kl_ppo", "ppo_iter_s", "wall_s"):
         assert isinstance(card[key], float), key
     assert card["gold_sft"] > card["gold_base"] + 0.5          # SFT turns the base model into an assistant
     assert card["well_formed_sft"] > card["well_formed_base"]

@@ -131,3 +131,24 @@ def test_the_whole_panel_votes_and_the_majority_is_chosen(world):
     pairs = ranked_pairs(world, {qa.prompt: [right, wrong, padded, right]}, PANEL, seed=0)
     assert len(pairs) == 3                                                # 3 distinct replies: all 3 pairs
     assert pairs == ranked_pairs(world, {qa.prompt: [right, wrong, padded, right]}, PANEL, seed=0)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_evaluate_reward_model_counts_agreement_by_kind_of_pair(world, monkeypatch, sign):
+    """A 'reward model' that scores with gold (or against it) agrees on every clear pair (or none),
+    and the split into right-vs-wrong and style-only pairs covers the clear pairs."""
+    import torch
+    from minilab import reward
+    qa = next(q for q in world.questions("heldout") if q.relation == "pet")
+    right = Response(world.render_answer(qa))
+    wrong = Response(world.render_answer(qa, next(c for c in qa.candidates if c != qa.answer)))
+    padded = Response(world.render_answer(qa) + " Happy to help! I hope this helps.")
+    pairs = [Pair(qa.prompt, right, wrong, "x", 3.5), Pair(qa.prompt, right, padded, "x", 0.7),
+             Pair(qa.prompt, wrong, padded, "x", -2.7), Pair(qa.prompt, right, right, "x", 0.0)]
+    monkeypatch.setattr(reward, "score", lambda rm, tok, prompts, texts, ended: sign * torch.tensor(
+        [world.gold_reward(p, t, e) for p, t, e in zip(prompts, texts, ended)]))
+    figures = reward.evaluate_reward_model(None, None, world, pairs)
+    want = 1.0 if sign > 0 else 0.0
+    assert figures["clear_pairs"] == 3
+    assert figures["acc_gold"] == want and figures["acc_gold_facts"] == want and figures["acc_gold_style"] == want
+    assert figures["acc_annotators"] == pytest.approx(0.5 if sign > 0 else 0.25)   # the labels' own agreement
