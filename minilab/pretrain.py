@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -41,7 +40,8 @@ from tqdm.auto import tqdm
 from minilab.config import SIZES, SPECIAL_TOKENS, GPTConfig, size_config
 from minilab.history import PretrainHistory
 from minilab.model import GPT, count_params, flops_per_token
-from minilab.optim import LastGood, lr_at, make_optimizer, optimizer_step, set_lr
+from minilab.optim import (SEED_MAX, LastGood, check_choice, check_device, check_float, check_int,
+                           check_optimizer_knobs, lr_at, make_optimizer, optimizer_step, set_lr)
 
 
 @dataclass
@@ -71,30 +71,19 @@ class PretrainConfig:
     num_threads: int | None = None   # torch.set_num_threads for the run (None: leave torch's choice)
 
     def __post_init__(self):
-        if self.size is not None and self.size not in SIZES:
-            raise ValueError(f"PretrainConfig.size: unknown model size {self.size!r}; allowed: {', '.join(SIZES)} (or None)")
+        check_choice(self, "size", SIZES, optional=True)
+        for name in ("vocab_size", "n_layer", "n_head", "n_embd", "num_threads"):
+            check_int(self, name, 1, optional=True)
         if self.size is None and None in (self.n_layer, self.n_head, self.n_embd):
             raise ValueError("PretrainConfig: with size=None, set n_layer, n_head and n_embd")
-        positive = ["block_size", "batch_size", "max_iters", "eval_interval", "eval_batch_size"]
-        for name in positive + ["vocab_size", "n_layer", "n_head", "n_embd", "num_threads"]:
-            value = getattr(self, name)
-            if (value is not None or name in positive) and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"PretrainConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("warmup_iters", "eval_iters"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"PretrainConfig.{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
-            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
-                raise ValueError(f"PretrainConfig.{name} must be a finite number >= 0, got {getattr(self, name)!r}")
-        if self.lr == 0:
-            raise ValueError("PretrainConfig.lr must be > 0")
-        if self.min_lr > self.lr:
-            raise ValueError(f"PretrainConfig.min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
-        for name in ("beta1", "beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"PretrainConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.target_val_loss is not None and not self.target_val_loss > 0:
-            raise ValueError(f"PretrainConfig.target_val_loss must be > 0 (or None), got {self.target_val_loss!r}")
+        check_optimizer_knobs(self)                     # max_iters, lr, min_lr, betas, ...
+        for name in ("block_size", "batch_size", "eval_interval", "eval_batch_size"):
+            check_int(self, name, 1)
+        check_int(self, "eval_iters", 0)
+        check_int(self, "seed", 0, SEED_MAX)
+        check_float(self, "dropout", ge=0, lt=1)
+        check_float(self, "target_val_loss", gt=0, optional=True)
+        check_device(self, "device")
 
     def model_config(self, vocab_size: int | None = None) -> GPTConfig:
         """The GPTConfig this run trains: the size preset with any n_layer/n_head/n_embd overrides."""
