@@ -18,7 +18,8 @@ gradient norm is not taken; the model is restored to its last good weights and
 `TrainingDiverged` is raised, carrying the model and the history so far. Each stage says which
 weights are good (`LastGood.save`): pretraining saves them at each evaluation with a finite
 validation loss, PPO before each update; SFT and the reward model keep the weights of their
-last step (the refused step changed nothing).
+last step (the refused step changed nothing). A stage may treat Ctrl-C the same way
+(`LastGood.interrupted`: pretraining does), so `minilab pretrain --out` can save what it has.
 
 One policy for a bad config value, in every stage: each config's `__post_init__` checks every
 field with the `check_*` helpers below, so a bad value fails when the config is made, in one
@@ -180,6 +181,14 @@ class TrainingDiverged(FloatingPointError):
         self.model, self.history = model, history
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training. `model` holds the last good weights; `history` the run so far."""
+
+    def __init__(self, message, model, history):
+        super().__init__(message)
+        self.model, self.history = model, history
+
+
 class LastGood:
     """The weights a stage falls back on when its loss stops being finite.
 
@@ -193,11 +202,20 @@ class LastGood:
     def save(self) -> None:
         self.state = {k: v.clone() for k, v in self.model.state_dict().items()}
 
+    def restore(self) -> None:
+        if self.state is not None:
+            self.model.load_state_dict(self.state)
+
+    def interrupted(self, where: str) -> TrainingInterrupted:
+        """For Ctrl-C: restore the last good weights; returns the exception to raise."""
+        self.restore()
+        return TrainingInterrupted(f"{self.stage} interrupted {where}; the model is restored to its last good weights",
+                                   self.model, self.history)
+
     def check(self, where: str, hint: str = "Try a lower lr.", **values: float) -> None:
         if all(math.isfinite(v) for v in values.values()):
             return
-        if self.state is not None:
-            self.model.load_state_dict(self.state)
+        self.restore()
         shown = ", ".join(f"{name.replace('_', ' ')}={value}" for name, value in values.items())
         raise TrainingDiverged(f"{self.stage} diverged {where}: {shown}; the model is restored to its last good "
                                f"weights. {hint}", self.model, self.history)
