@@ -55,8 +55,9 @@ bench: $(STAMP)
 	$(PY) scripts/bench_pretrain.py
 	$(PY) scripts/bench_ppo.py
 
+# about 25 minutes; `minilab checkpoints` alone lists them, with what made each
 checkpoints: $(STAMP)
-	$(PY) -m minilab checkpoints
+	$(PY) -m minilab checkpoints --rebuild
 
 pipeline: $(STAMP)
 	$(PY) -m minilab pipeline --size nano --seed 0

@@ -1,35 +1,68 @@
-"""Build the bundled checkpoints under data/checkpoints: `minilab checkpoints` (or `make checkpoints`).
+"""The bundled checkpoints under data/checkpoints: list them (`minilab checkpoints`) or train
+them again (`minilab checkpoints --rebuild`, or `make checkpoints`: 25 minutes or so on a laptop).
 
 For each size the notebooks use, from the world seed and the project's own code:
 base-SIZE (pretrained), sft-SIZE (supervised fine-tuned), rm-SIZE (reward model). All sizes share
 one tokenizer, trained on the world corpus. Beside each checkpoint's weights, its config.json
-records the model config, the git commit, the training figures and the command that made it.
+records the model config, the git commit, the training figures and the command that made it;
+the listing shows them.
+
+A rebuild checks everything it can before the first step of training: the sizes and stages, that
+the output folder can be written, that no folder of the user's is in the way, and that the
+checkpoints a stage starts from are there.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import sys
 import time
 from pathlib import Path
 
-from minilab.checkpoint import data_dir, git_commit, load_checkpoint, save_checkpoint
-from minilab.pipeline import budget, build_tokenizer, train_base, train_rm, train_sft_model
+from minilab.checkpoint import (CONFIG, check_target, check_writable, data_dir, git_commit, load_checkpoint,
+                                save_checkpoint)
+from minilab.optim import SEED_MAX
+from minilab.pipeline import BUDGETS, budget, build_tokenizer, train_base, train_rm, train_sft_model
 from minilab.reward import reward_model_tensors
 from minilab.world import make_world
 
 SIZES_BUNDLED = ("nano", "micro")
+STAGES = ("base", "sft", "rm")   # in order: each starts from the one before
 
 
-STAGES = ("base", "sft", "rm")
+def _names(option: str, text: str, allowed) -> tuple[str, ...]:
+    """The comma-separated names of --sizes/--stages, each one of `allowed` (ValueError otherwise)."""
+    names = tuple(name.strip() for name in text.split(","))
+    bad = [name for name in names if name not in allowed]
+    if bad:
+        raise ValueError(f"{option} {text!r}: unknown {', '.join(map(repr, bad))}; allowed: {', '.join(allowed)} "
+                         f"(comma-separated)")
+    return names
+
+
+def check_plan(sizes, stages, out: Path) -> None:
+    """Everything a rebuild of `stages` for `sizes` into `out` needs, checked before any training."""
+    check_writable(out)
+    last = max(STAGES.index(stage) for stage in stages)
+    for size in sizes:
+        for stage in STAGES[:last + 1]:
+            target = out / f"{stage}-{size}"
+            if stage in stages:
+                check_target(target)   # only a checkpoint or an empty folder is replaced
+            elif not (target / CONFIG).is_file():
+                raise FileNotFoundError(f"no checkpoint {target} to start from; rebuild it too "
+                                        f"(--stages {','.join(STAGES[STAGES.index(stage):last + 1])})")
 
 
 def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress: bool = True) -> dict:
     """Train and save the checkpoints of `stages` for each size; a stage not rebuilt is loaded from `out`."""
-    out = Path(out) if out else data_dir() / "checkpoints"
-    unknown = set(stages) - set(STAGES)
-    if unknown:
-        raise ValueError(f"unknown stages {sorted(unknown)}; allowed: {', '.join(STAGES)}")
+    out = Path(out).expanduser() if out else data_dir() / "checkpoints"
+    sizes = _names("--sizes", ",".join(sizes), BUDGETS)
+    stages = _names("--stages", ",".join(stages), STAGES)
+    if not (isinstance(seed, int) and 0 <= seed <= SEED_MAX):
+        raise ValueError(f"--seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
+    check_plan(sizes, stages, out)
     common = {"seed": seed, "git_commit": git_commit(), "command": "minilab checkpoints " + " ".join(sys.argv[2:])}
     world = make_world(seed)
     tok = build_tokenizer(world)
@@ -69,12 +102,58 @@ def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress:
     return figures
 
 
+def describe(out=None) -> list[dict]:
+    """One row per checkpoint under `out` (default data/checkpoints): its name, bytes on disk,
+    and what made it, as its config.json records (stage, size, git commit, command, figures)."""
+    out = Path(out).expanduser() if out else data_dir() / "checkpoints"
+    rows = []
+    for folder in sorted(out.iterdir()) if out.is_dir() else []:
+        if not (folder / CONFIG).is_file():
+            continue
+        try:
+            meta = json.loads((folder / CONFIG).read_text(encoding="utf-8")).get("meta") or {}
+        except (ValueError, AttributeError):
+            meta = {"stage": "unreadable config.json"}
+        rows.append({"name": folder.name, "bytes": sum(f.stat().st_size for f in folder.iterdir() if f.is_file()),
+                     **{k: meta.get(k) for k in ("stage", "size", "git_commit", "command", "figures")}})
+    return rows
+
+
+def listing(rows, out) -> str:
+    """The rows of `describe` as text: one line per checkpoint, then its command and figures."""
+    if not rows:
+        return f"no checkpoints in {out}; build them with `minilab checkpoints --rebuild` (about 25 minutes)"
+    total = sum(r["bytes"] for r in rows)
+    lines = [f"{len(rows)} checkpoints in {out}, {total / 1e6:.1f} MB:"]
+    for r in rows:
+        commit = (r["git_commit"] or "unknown")[:12]
+        lines.append(f"  {r['name']:<12} {r['bytes'] / 1e6:6.1f} MB  stage {r['stage']}, size {r['size']}, "
+                     f"commit {commit}, made by `{r['command']}`")
+        figures = r["figures"] or {}
+        shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
+        lines.append(f"  {'':<12} {shown or 'no figures recorded'}")
+    lines.append("rebuild them with `minilab checkpoints --rebuild [--sizes ...] [--stages ...]` (about 25 minutes)")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="minilab checkpoints", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(SIZES_BUNDLED), help="comma-separated sizes")
-    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages to rebuild (others are loaded)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rebuild", action="store_true", help="train the checkpoints again (without it: list them)")
+    parser.add_argument("--sizes", help=f"with --rebuild: comma-separated sizes (default {','.join(SIZES_BUNDLED)}; "
+                                        f"allowed: {', '.join(BUDGETS)})")
+    parser.add_argument("--stages", help=f"with --rebuild: comma-separated stages to train, the others are loaded "
+                                         f"(default and allowed: {','.join(STAGES)})")
+    parser.add_argument("--seed", type=int, help="with --rebuild: world and training seed (default 0)")
     parser.add_argument("--out", default=None, help="directory (default: data/checkpoints)")
     args = parser.parse_args(argv)
-    build(tuple(args.sizes.split(",")), args.seed, args.out, tuple(args.stages.split(",")))
+    sizes = _names("--sizes", ",".join(SIZES_BUNDLED) if args.sizes is None else args.sizes, BUDGETS)
+    stages = _names("--stages", ",".join(STAGES) if args.stages is None else args.stages, STAGES)
+    out = Path(args.out).expanduser() if args.out else data_dir() / "checkpoints"
+    if args.rebuild:
+        build(sizes, 0 if args.seed is None else args.seed, out, stages)
+    elif (args.sizes, args.stages, args.seed) != (None, None, None):
+        raise ValueError("--sizes, --stages and --seed choose what --rebuild trains; "
+                         "without --rebuild, `minilab checkpoints` lists every checkpoint")
+    else:
+        print(listing(describe(out), out))
     return 0

@@ -81,6 +81,17 @@ def check_target(target: Path, force: bool = False) -> None:
                           f"(it holds {shown}; a checkpoint holds only {', '.join(sorted(FILES))}); {how}")
 
 
+def check_writable(folder: Path) -> None:
+    """Make `folder` and write (then remove) a probe in it, as save_checkpoint will; PermissionError,
+    in one line, if that fails. Run it before training, so a refusal costs nothing."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".write-test-"))
+    except OSError as e:
+        raise PermissionError(f"cannot write checkpoints to {folder} ({e.strerror or e}); "
+                              f"choose another folder (nothing was trained)") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it; put it straight back
     os.umask(mask)
@@ -157,7 +168,7 @@ def resolve(name_or_path) -> Path:
     raise FileNotFoundError(
         f"no checkpoint at {local.resolve()}" + (f" and no bundled checkpoint named {text!r} in "
                                                  f"{data_dir() / 'checkpoints'}" if is_name else "")
-        + f"; bundled: {', '.join(names) if names else 'none (build them with `minilab checkpoints`)'}"
+        + f"; bundled: {', '.join(names) if names else 'none (build them with `minilab checkpoints --rebuild`)'}"
     )
 
 

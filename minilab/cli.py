@@ -1,12 +1,12 @@
 """The `minilab` command: one subcommand per stage, each implemented by its module's `main(argv)`.
 
-A subcommand's bad input (a ValueError, or a file missing or in the way) ends with one line,
+A subcommand's bad input (a ValueError, or a file missing, in the way or not writable) ends with one line,
 `minilab <command>: <message>`, and exit status 2, as argparse's own errors do; Ctrl-C ends
 with one line and status 130. Anything else is a bug and keeps its traceback.
 
     minilab pretrain --size micro --max-iters 2000 --json
     minilab pipeline --size nano --seed 0
-    minilab checkpoints            # rebuild the bundled checkpoints under data/
+    minilab checkpoints            # list the bundled checkpoints under data/ (--rebuild: train them again)
     minilab report notebooks/07_ppo.ipynb --sweep beta=0.02,0.2
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 COMMANDS = {
     "pretrain": ("minilab.pretrain", "pretrain a tiny GPT on the world corpus or a text file"),
     "pipeline": ("minilab.pipeline", "world -> tokenizer -> pretrain -> SFT -> reward model -> PPO, with a report card"),
-    "checkpoints": ("minilab.bundle", "build the bundled checkpoints under data/checkpoints"),
+    "checkpoints": ("minilab.bundle", "list the bundled checkpoints under data/checkpoints (--rebuild: train them)"),
     "report": ("minilab.report", "run notebooks through papermill and write an HTML report"),
 }
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(COMMANDS[name][0])
     try:
         return module.main(rest) or 0
-    except (ValueError, FileNotFoundError, FileExistsError) as e:  # bad input (UnicodeDecodeError is a ValueError)
+    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as e:  # bad input (UnicodeDecodeError is a ValueError)
         message = " ".join(str(e).splitlines())
         print(f"minilab {name}: {message}", file=sys.stderr)
         return 2

@@ -98,8 +98,20 @@ class Judgement:
     stated: tuple = ()       # the candidate values found in the response
 
 
+def check_arguments(prompt, response, ended=True) -> None:
+    """TypeError, in one line, for a prompt or response that is not a str or an `ended` that is
+    not a bool ("no" is truthy, so it would silently count as ended)."""
+    for name, value in (("prompt", prompt), ("response", response)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str (the {name}'s text), got {value!r} ({type(value).__name__})")
+    if not isinstance(ended, bool):
+        raise TypeError(f"ended must be True or False (did the reply end before the length limit?), "
+                        f"got {ended!r} ({type(ended).__name__})")
+
+
 def judge(world: World, prompt: str, response: str) -> Judgement:
     """Sort a response into the five outcomes of the hallucination reward table."""
+    check_arguments(prompt, response)
     qa = world.qa(prompt)
     stated = world.stated_values(qa, response)
     truth = world.english(qa.answer)
@@ -117,6 +129,7 @@ def judge(world: World, prompt: str, response: str) -> Judgement:
 
 def gold_components(world: World, prompt: str, response: str, ended: bool = True) -> dict[str, float]:
     """The terms of the gold reward (see the module docstring); they sum to gold_reward."""
+    check_arguments(prompt, response, ended)
     qa, j = world.qa(prompt), judge(world, prompt, response)
     if j.abstained:
         correctness = 1.0 if not qa.known else -0.5

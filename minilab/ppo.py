@@ -38,7 +38,8 @@ from minilab.history import PPOHistory
 from minilab.losses import (KL_ESTIMATORS, entropy, gae, kl_penalty, masked_mean, ppo_policy_loss,
                             ppo_value_loss, token_logprobs, whiten)
 from minilab.model import scalar_head
-from minilab.optim import LastGood, epoch_batches, optimizer_step
+from minilab.optim import (SEED_MAX, LastGood, check_bool, check_choice, check_float, check_int, epoch_batches,
+                           optimizer_step)
 
 
 ADAM_EPS = 1e-5                  # Adam's epsilon, as in OpenAI baselines' PPO (Huang et al. 2022, detail 3)
@@ -72,24 +73,24 @@ class PPOConfig:
     seed: int = 0                   # prompts order and sampling
 
     def __post_init__(self):
-        if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta) and self.beta >= 0):
-            raise ValueError(f"PPOConfig.beta must be a finite number >= 0 (0 = no KL penalty), got {self.beta!r}")
-        if not 0.0 < self.clip_eps < 1.0:
-            raise ValueError(f"PPOConfig.clip_eps must be in the open interval (0, 1), got {self.clip_eps!r}")
-        if not self.clip_value > 0:
-            raise ValueError(f"PPOConfig.clip_value must be > 0, got {self.clip_value!r}")
-        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
-            raise ValueError(f"PPOConfig: gamma and lam must be in [0, 1], got gamma={self.gamma}, lam={self.lam}")
-        if self.kl_estimator not in KL_ESTIMATORS:
-            raise ValueError(f"PPOConfig.kl_estimator={self.kl_estimator!r} is unknown; allowed: {', '.join(KL_ESTIMATORS)}")
+        check_float(self, "beta", ge=0)                 # 0: no KL penalty
+        check_float(self, "clip_eps", gt=0, lt=1)
+        check_float(self, "clip_value", gt=0)
+        check_float(self, "gamma", ge=0, le=1)
+        check_float(self, "lam", ge=0, le=1)
         for name in ("iters", "batch_size", "epochs", "minibatches", "max_new_tokens", "kl_horizon"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"PPOConfig.{name} must be an integer >= 1, got {value!r}")
+            check_int(self, name, 1)
         if self.batch_size % self.minibatches:
             raise ValueError(f"PPOConfig: batch_size ({self.batch_size}) must be divisible by minibatches ({self.minibatches})")
-        if not self.lr > 0 or not self.temperature > 0 or not self.target_kl > 0:
-            raise ValueError(f"PPOConfig: lr, temperature and target_kl must be > 0, got {self.lr}, {self.temperature}, {self.target_kl}")
+        for name in ("lr", "temperature", "target_kl"):
+            check_float(self, name, gt=0)
+        check_choice(self, "kl_estimator", KL_ESTIMATORS)
+        check_bool(self, "adaptive_kl")
+        check_bool(self, "whiten_advantages")
+        for name in ("vf_coef", "entropy_coef", "grad_clip", "missing_end_penalty"):
+            check_float(self, name, ge=0)
+        check_int(self, "samples_kept", 0)
+        check_int(self, "seed", 0, SEED_MAX)
 
 
 class PolicyWithValue(nn.Module):

@@ -22,17 +22,18 @@ Notable choices:
   `target_val_loss`; evaluation time is measured apart from training time.
 
 `minilab pretrain ...` (see `main`) runs it from the command line; `--json` prints
-the metrics as one JSON object on the last line.
+the metrics as one JSON object on the last line. `--out` is checked before training, and
+Ctrl-C saves the weights of the last evaluation there (`TrainingInterrupted`).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +42,8 @@ from tqdm.auto import tqdm
 from minilab.config import SIZES, SPECIAL_TOKENS, GPTConfig, size_config
 from minilab.history import PretrainHistory
 from minilab.model import GPT, count_params, flops_per_token
-from minilab.optim import LastGood, lr_at, make_optimizer, optimizer_step, set_lr
+from minilab.optim import (SEED_MAX, LastGood, TrainingInterrupted, check_choice, check_device, check_float, check_int,
+                           check_optimizer_knobs, lr_at, make_optimizer, optimizer_step, set_lr)
 
 
 @dataclass
@@ -71,30 +73,19 @@ class PretrainConfig:
     num_threads: int | None = None   # torch.set_num_threads for the run (None: leave torch's choice)
 
     def __post_init__(self):
-        if self.size is not None and self.size not in SIZES:
-            raise ValueError(f"PretrainConfig.size: unknown model size {self.size!r}; allowed: {', '.join(SIZES)} (or None)")
+        check_choice(self, "size", SIZES, optional=True)
+        for name in ("vocab_size", "n_layer", "n_head", "n_embd", "num_threads"):
+            check_int(self, name, 1, optional=True)
         if self.size is None and None in (self.n_layer, self.n_head, self.n_embd):
             raise ValueError("PretrainConfig: with size=None, set n_layer, n_head and n_embd")
-        positive = ["block_size", "batch_size", "max_iters", "eval_interval", "eval_batch_size"]
-        for name in positive + ["vocab_size", "n_layer", "n_head", "n_embd", "num_threads"]:
-            value = getattr(self, name)
-            if (value is not None or name in positive) and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"PretrainConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("warmup_iters", "eval_iters"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"PretrainConfig.{name} must be an integer >= 0, got {getattr(self, name)!r}")
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
-            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
-                raise ValueError(f"PretrainConfig.{name} must be a finite number >= 0, got {getattr(self, name)!r}")
-        if self.lr == 0:
-            raise ValueError("PretrainConfig.lr must be > 0")
-        if self.min_lr > self.lr:
-            raise ValueError(f"PretrainConfig.min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
-        for name in ("beta1", "beta2"):
-            if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"PretrainConfig.{name} must be in [0, 1), got {getattr(self, name)!r}")
-        if self.target_val_loss is not None and not self.target_val_loss > 0:
-            raise ValueError(f"PretrainConfig.target_val_loss must be > 0 (or None), got {self.target_val_loss!r}")
+        check_optimizer_knobs(self)                     # max_iters, lr, min_lr, betas, ...
+        for name in ("block_size", "batch_size", "eval_interval", "eval_batch_size"):
+            check_int(self, name, 1)
+        check_int(self, "eval_iters", 0)
+        check_int(self, "seed", 0, SEED_MAX)
+        check_float(self, "dropout", ge=0, lt=1)
+        check_float(self, "target_val_loss", gt=0, optional=True)
+        check_device(self, "device")
 
     def model_config(self, vocab_size: int | None = None) -> GPTConfig:
         """The GPTConfig this run trains: the size preset with any n_layer/n_head/n_embd overrides."""
@@ -197,37 +188,41 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
     t_start, train_s = time.perf_counter(), 0.0
     bar = tqdm(total=cfg.max_iters, desc="pretrain", disable=not progress, dynamic_ncols=True)
 
-    for it in range(cfg.max_iters):
-        t0 = time.perf_counter()
-        # 2. forward: next-token loss on a random batch
-        lr = lr_at(it, cfg)
-        set_lr(optimizer, lr)
-        x, y = get_batch(train, cfg.batch_size, cfg.block_size, gen)  # (B, T), (B, T)
-        logits = model(x)  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean of -log p(y_t | x_<=t)
-        # 3. backward, clip, step (an inf/NaN loss restores the last good weights and raises TrainingDiverged)
-        optimizer_step(model, optimizer, loss, cfg.grad_clip, last_good, f"at iteration {it + 1}",
-                       hint="Try a lower lr or more warmup_iters.", lr=lr)
-        loss_value = loss.item()
-        train_s += time.perf_counter() - t0
-        history.record(iter=it + 1, train_loss=loss_value, lr=lr, tokens=(it + 1) * cfg.batch_size * cfg.block_size,
-                       elapsed=time.perf_counter() - t_start, train_s=train_s)
-        bar.update(1)
-        if it % 10 == 0:
-            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val_loss[-1]:.3f}" if history.val_loss else "-")
+    try:   # Ctrl-C: back to the weights of the last evaluation, raised as TrainingInterrupted
+        for it in range(cfg.max_iters):
+            t0 = time.perf_counter()
+            # 2. forward: next-token loss on a random batch
+            lr = lr_at(it, cfg)
+            set_lr(optimizer, lr)
+            x, y = get_batch(train, cfg.batch_size, cfg.block_size, gen)  # (B, T), (B, T)
+            logits = model(x)  # (B, T, V)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())  # mean of -log p(y_t | x_<=t)
+            # 3. backward, clip, step (an inf/NaN loss restores the last good weights and raises TrainingDiverged)
+            optimizer_step(model, optimizer, loss, cfg.grad_clip, last_good, f"at iteration {it + 1}",
+                           hint="Try a lower lr or more warmup_iters.", lr=lr)
+            loss_value = loss.item()
+            train_s += time.perf_counter() - t0
+            history.record(iter=it + 1, train_loss=loss_value, lr=lr, tokens=(it + 1) * cfg.batch_size * cfg.block_size,
+                           elapsed=time.perf_counter() - t_start, train_s=train_s)
+            bar.update(1)
+            if it % 10 == 0:
+                bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val_loss[-1]:.3f}" if history.val_loss else "-")
 
-        # 4. evaluate on the whole validation split; stop at the target
-        if (it + 1) % cfg.eval_interval == 0 or it + 1 == cfg.max_iters:
-            val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size, cfg.eval_iters)
-            last_good.check(f"at iteration {it + 1}", val_loss=val_loss)
-            last_good.save()
-            history.record(eval_iter=it + 1, val_loss=val_loss, eval_elapsed=time.perf_counter() - t_start,
-                           eval_train_s=train_s)
-            bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_loss:.3f}")
-            if callback is not None:
-                callback(history)
-            if cfg.target_val_loss is not None and val_loss <= cfg.target_val_loss:
-                break
+            # 4. evaluate on the whole validation split; stop at the target
+            if (it + 1) % cfg.eval_interval == 0 or it + 1 == cfg.max_iters:
+                val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size, cfg.eval_iters)
+                last_good.check(f"at iteration {it + 1}", val_loss=val_loss)
+                last_good.save()
+                history.record(eval_iter=it + 1, val_loss=val_loss, eval_elapsed=time.perf_counter() - t_start,
+                               eval_train_s=train_s)
+                bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{val_loss:.3f}")
+                if callback is not None:
+                    callback(history)
+                if cfg.target_val_loss is not None and val_loss <= cfg.target_val_loss:
+                    break
+    except KeyboardInterrupt:
+        bar.close()
+        raise last_good.interrupted(f"at iteration {len(history.iter) + 1}") from None
     bar.close()
     return model, history
 
@@ -285,7 +280,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args, argv) -> int:
     t_start = time.perf_counter()
+    from minilab.checkpoint import check_target, check_writable
     from minilab.tokenizer import BPETokenizer, CharTokenizer  # imported here: `--help` stays instant
+
+    # 0. a refused --out must cost nothing: check it before any training
+    if args.out:
+        out = Path(args.out).expanduser().resolve()
+        check_target(out, args.force)
+        check_writable(out.parent)
 
     # 1. text and tokenizer
     if args.text:
@@ -300,23 +302,33 @@ def run(args, argv) -> int:
     train_ids, val_ids = train_val_split(tok.encode(text))
     setup_s = time.perf_counter() - t_start
 
-    # 2. train
+    # 2. train; Ctrl-C keeps the weights of the last evaluation
     if args.size in ("", "none", "None"):
         args.size = None
     knobs = {f.name: getattr(args, f.name) for f in fields(PretrainConfig) if f.name != "vocab_size" and hasattr(args, f.name)}
     cfg = PretrainConfig(vocab_size=tok.vocab_size, **knobs)
-    model, history = pretrain(cfg, train_ids, val_ids, progress=not args.no_progress)
+    try:
+        model, history = pretrain(cfg, train_ids, val_ids, progress=not args.no_progress)
+    except TrainingInterrupted as stop:
+        model, history = stop.model, stop.history
+        where = f"interrupted (Ctrl-C) at iteration {len(history.iter) + 1}"
+        if not args.out:
+            print(f"minilab pretrain: {where}; nothing saved (no --out)", file=sys.stderr)
+        elif not history.eval_iter:
+            print(f"minilab pretrain: {where}, before the first evaluation (every {cfg.eval_interval} iterations): "
+                  f"nothing written to {args.out}", file=sys.stderr)
+        else:
+            save(args, argv, cfg, model, tok, {**summary(cfg, model, history), "interrupted": True})
+            print(f"minilab pretrain: {where}; saved the weights of iteration {history.eval_iter[-1]} "
+                  f"(val loss {history.val_loss[-1]:.4f}) to {args.out}", file=sys.stderr)
+        return 130  # 128 + SIGINT, as the dispatcher returns for Ctrl-C
     metrics = summary(cfg, model, history)
     metrics.update(setup_s=round(setup_s, 3), total_s=round(time.perf_counter() - t_start, 3),
                    vocab_size=tok.vocab_size, train_tokens=len(train_ids), val_tokens=len(val_ids))
 
     # 3. save
     if args.out:
-        from minilab.checkpoint import git_commit, save_checkpoint
-        meta = {"stage": "pretrain", "kind": "gpt", "metrics": metrics, "pretrain_config": asdict(cfg),
-                "command": "minilab pretrain " + " ".join(sys.argv[1:] if argv is None else argv),
-                "git_commit": git_commit(), "data": args.text or f"world(seed={args.world_seed})"}
-        save_checkpoint(args.out, model, tok, meta, force=args.force)
+        save(args, argv, cfg, model, tok, metrics)
     if args.json:
         print(json.dumps(metrics))
     else:
@@ -324,3 +336,12 @@ def run(args, argv) -> int:
               f"(wall {metrics['wall_s']:.1f}s), {metrics['tokens_per_s']:.0f} tokens/s, {metrics['params']:,} params"
               + (f"; saved to {args.out}" if args.out else ""))
     return 0
+
+
+def save(args, argv, cfg: PretrainConfig, model, tok, metrics: dict) -> None:
+    """Save the run to --out (atomically: see checkpoint.save_checkpoint), with what made it."""
+    from minilab.checkpoint import git_commit, save_checkpoint
+    meta = {"stage": "pretrain", "kind": "gpt", "metrics": metrics, "pretrain_config": asdict(cfg),
+            "command": "minilab pretrain " + " ".join(sys.argv[1:] if argv is None else argv),
+            "git_commit": git_commit(), "data": args.text or f"world(seed={args.world_seed})"}
+    save_checkpoint(args.out, model, tok, meta, force=args.force)

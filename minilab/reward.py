@@ -28,7 +28,8 @@ from minilab.checkpoint import load_checkpoint
 from minilab.history import RewardHistory
 from minilab.losses import soft_bradley_terry_loss
 from minilab.model import GPT, scalar_head
-from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
+from minilab.optim import (SEED_MAX, LastGood, check_float, check_int, check_optimizer_knobs, epoch_batches, lr_at,
+                           make_optimizer, optimizer_step, set_lr)
 from minilab.tokenizer import render_prompt
 
 
@@ -47,10 +48,10 @@ class RewardConfig:
     seed: int = 0                # data order
 
     def __post_init__(self):
-        if self.max_iters < 1 or self.batch_size < 1:
-            raise ValueError(f"RewardConfig: max_iters and batch_size must be >= 1, got {self.max_iters}, {self.batch_size}")
-        if not self.lr > 0:
-            raise ValueError(f"RewardConfig.lr must be > 0, got {self.lr}")
+        check_optimizer_knobs(self)                     # max_iters, lr, min_lr, betas, ...
+        check_int(self, "batch_size", 1)
+        check_float(self, "clear_margin", ge=0)
+        check_int(self, "seed", 0, SEED_MAX)
 
 
 class RewardModel(nn.Module):

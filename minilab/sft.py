@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 from minilab.chat import evaluate_model
 from minilab.history import SFTHistory
 from minilab.losses import lm_loss
-from minilab.optim import LastGood, epoch_batches, lr_at, make_optimizer, optimizer_step, set_lr
+from minilab.optim import (SEED_MAX, LastGood, check_choice, check_int, check_optimizer_knobs, epoch_batches,
+                           lr_at, make_optimizer, optimizer_step, set_lr)
 from minilab.tokenizer import render_conversation
 
 LOSS_ON = ("assistant", "all")
@@ -45,13 +46,13 @@ class SFTConfig:
     seed: int = 0                 # data order and sampling
 
     def __post_init__(self):
-        if self.loss_on not in LOSS_ON:
-            raise ValueError(f"SFTConfig.loss_on={self.loss_on!r} is unknown; allowed: {', '.join(LOSS_ON)}")
-        for name in ("max_iters", "batch_size", "max_new_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"SFTConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0 or self.min_lr < 0:
-            raise ValueError(f"SFTConfig: lr must be > 0 and min_lr >= 0, got lr={self.lr}, min_lr={self.min_lr}")
+        check_choice(self, "loss_on", LOSS_ON)
+        check_optimizer_knobs(self)                     # max_iters, lr, min_lr, betas, ...
+        check_int(self, "batch_size", 1)
+        check_int(self, "eval_interval", 0)             # 0: evaluate only at the end
+        check_int(self, "eval_prompts", 1)
+        check_int(self, "max_new_tokens", 1)
+        check_int(self, "seed", 0, SEED_MAX)
 
 
 def build_dataset(tok, conversations: list[list[dict]], block_size: int) -> list[tuple[list[int], list[int]]]:

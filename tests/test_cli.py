@@ -124,6 +124,60 @@ def test_pretrain_force_replaces_it(tmp_path, text, capsys):
     assert load_checkpoint(tmp_path / "thesis.txt")[2]["stage"] == "pretrain"
 
 
+def test_pretrain_out_is_checked_before_training(tmp_path, text, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(minilab.pretrain, "pretrain", never)
+    (tmp_path / "thesis.txt").write_text("four years of work")
+    code, err = run(["pretrain", "--text", str(text), "--out", str(tmp_path / "thesis.txt")] + TINY, capsys)
+    assert code == 2 and one_line(err).startswith(f"minilab pretrain: refusing to replace {tmp_path / 'thesis.txt'}")
+    code, err = run(["pretrain", "--text", str(text), "--out", str(tmp_path / "thesis.txt" / "ck")] + TINY, capsys)
+    assert code == 2 and one_line(err).startswith(f"minilab pretrain: cannot write checkpoints to {tmp_path / 'thesis.txt'}")
+    assert (tmp_path / "thesis.txt").read_text() == "four years of work"
+
+
+def ctrl_c_at(monkeypatch, iteration: int):
+    """Make the training loop meet Ctrl-C when it fetches the batch of `iteration` (1-based)."""
+    real, calls = minilab.pretrain.get_batch, []
+
+    def get_batch(*args):
+        calls.append(1)
+        if len(calls) == iteration:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(minilab.pretrain, "get_batch", get_batch)
+
+
+LONGER = [a for a in TINY if a != "--json"] + ["--max-iters", "10", "--eval-interval", "3"]
+
+
+def test_ctrl_c_keeps_the_weights_of_the_last_evaluation(tmp_path, text, capsys, monkeypatch):
+    ctrl_c_at(monkeypatch, 8)                                   # evaluations after iterations 3 and 6
+    code, err = run(["pretrain", "--text", str(text), "--out", str(tmp_path / "ck")] + LONGER, capsys)
+    assert code == 130
+    line = one_line(err)
+    assert line.startswith("minilab pretrain: interrupted (Ctrl-C) at iteration 8; saved the weights of iteration 6 (val loss ")
+    assert line.endswith(f"to {tmp_path / 'ck'}")
+    meta = load_checkpoint(tmp_path / "ck")[2]
+    assert meta["metrics"]["interrupted"] is True and meta["stage"] == "pretrain"
+
+
+def test_ctrl_c_before_the_first_evaluation_writes_nothing_and_says_so(tmp_path, text, capsys, monkeypatch):
+    ctrl_c_at(monkeypatch, 2)
+    code, err = run(["pretrain", "--text", str(text), "--out", str(tmp_path / "ck")] + LONGER, capsys)
+    assert code == 130 and one_line(err) == (f"minilab pretrain: interrupted (Ctrl-C) at iteration 2, before the first "
+                                             f"evaluation (every 3 iterations): nothing written to {tmp_path / 'ck'}")
+    assert not (tmp_path / "ck").exists()
+
+
+def test_ctrl_c_without_out_says_nothing_was_saved(tmp_path, text, capsys, monkeypatch):
+    ctrl_c_at(monkeypatch, 5)
+    code, err = run(["pretrain", "--text", str(text)] + LONGER, capsys)
+    assert code == 130 and one_line(err) == "minilab pretrain: interrupted (Ctrl-C) at iteration 5; nothing saved (no --out)"
+
+
 # ---------------------------------------------------------------- the dispatcher's policy, for every subcommand
 
 @pytest.mark.parametrize("error, code, expected", [

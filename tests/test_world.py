@@ -152,6 +152,33 @@ def test_qa_lookup_error_is_clear(world):
         world.qa("What is the meaning of life?")
 
 
+# (prompt, response, ended; "P" stands for a real prompt) -> the words the TypeError must hold
+BAD_GOLD_ARGUMENTS = [
+    (("P", None, True), "response must be a str (the response's text), got None (NoneType)"),
+    (("P", b"Paris", True), "response must be a str (the response's text), got b'Paris' (bytes)"),
+    (("P", ["Paris"], True), "response must be a str (the response's text), got ['Paris'] (list)"),
+    ((None, "Paris", True), "prompt must be a str (the prompt's text), got None (NoneType)"),
+    (("P", "Paris", "no"), "ended must be True or False (did the reply end before the length limit?), got 'no' (str)"),
+    (("P", "Paris", 0), "ended must be True or False (did the reply end before the length limit?), got 0 (int)"),
+    (("P", "Paris", None), "ended must be True or False (did the reply end before the length limit?), got None (NoneType)"),
+]
+
+
+@pytest.mark.parametrize("method", ["gold_reward", "gold_components"])
+@pytest.mark.parametrize("args, message", BAD_GOLD_ARGUMENTS)
+def test_gold_reward_refuses_bad_arguments_in_one_line(world, method, args, message):
+    prompt = world.questions("train")[0].prompt
+    args = tuple(prompt if a == "P" else a for a in args)
+    with pytest.raises(TypeError) as err:
+        getattr(world, method)(*args)
+    assert str(err.value) == message
+
+
+def test_judge_refuses_a_response_that_is_not_text(world):
+    with pytest.raises(TypeError, match=r"response must be a str .*got None \(NoneType\)"):
+        world.judge(world.questions("train")[0].prompt, None)
+
+
 def test_sft_conversations_are_chats_in_both_languages(world):
     convs = world.sft_conversations()
     assert 2000 <= len(convs) <= 5000
