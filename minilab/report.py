@@ -10,23 +10,13 @@ file DIR/report.html (images embedded): the runs' parameters side by side, a tab
 of the figures each run published, those figures plotted against the swept
 parameter, then every executed notebook. `--no-input` hides code cells.
 
-Publishing figures. A notebook publishes what a report compares by calling, in its
-final cell,
-
-    from minilab.report import publish
-    publish({"gold_reward": 0.71, "kl": 2.3})
-
-which displays the metrics twice in one output: as JSON under the custom mimetype
-`application/vnd.minilab.metrics+json` (what this module reads back from the
-executed notebook, no text scraping) and as a markdown table (what a reader sees).
+Publishing figures. A notebook publishes what a report compares with
+`minilab.notebook.publish` in its final cell; this module reads the metrics back from
+the executed notebook (`read_metrics`).
 
 Parameters. Notebooks open with a papermill `parameters` cell (tagged), followed by
-
-    from minilab.report import validate_parameters
-    validate_parameters(dict(beta=beta, size=size, seed=seed, fast=fast))
-
-so that plain papermill, nbval and `minilab report` share one set of rules
-(`RULES`, for the parameter names the whole course uses). `minilab report` checks
+`minilab.notebook.validate_parameters(...)`, so that plain papermill, nbval and
+`minilab report` share one set of rules (`notebook.RULES`). `minilab report` checks
 everything before any notebook runs: unknown names (papermill would silently
 inject them), values of the wrong type for the notebook's default (parsed like
 papermill's CLI: True/False, None, int, float, else a string), and `RULES`.
@@ -50,74 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minilab.config import SIZES
+# publish and validate_parameters are the notebook layer's; imported here too so that
+# `from minilab.report import publish, validate_parameters` keeps working.
+from minilab.notebook import METRICS_MIME, fmt, is_number, publish, validate_parameters  # noqa: F401
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"   # what `minilab report all` runs
-METRICS_MIME = "application/vnd.minilab.metrics+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-# ----------------------------------------------------------------------------- publish
-
-def publish(metrics: dict[str, Any]) -> None:
-    """Display `metrics` (name -> number or string) for readers and for `minilab report`."""
-    from IPython.display import display
-    clean = {}
-    for name, value in metrics.items():
-        if hasattr(value, "item"):                       # numpy / torch scalars
-            value = value.item()
-        if not isinstance(value, (int, float, str, bool)) and value is not None:
-            raise TypeError(f"publish: metric {name!r} must be a number or a string, got {type(value).__name__}")
-        clean[str(name)] = value
-    rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in clean.items())
-    display({METRICS_MIME: clean,
-             "text/markdown": f"| metric | value |\n|---|---|\n{rows}",
-             "text/plain": "\n".join(f"{name}: {_fmt(value)}" for name, value in clean.items())}, raw=True)
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 # ----------------------------------------------------------------------------- parameters
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _positive_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
-
-# The parameter names shared across the course: name -> (what it must be, check).
-RULES: dict[str, tuple[str, Any]] = {
-    "beta":      ("KL penalty coefficient: a number >= 0", lambda v: _number(v) and v >= 0),
-    "clip_eps":  ("PPO clip range: a number strictly between 0 and 1", lambda v: _number(v) and 0 < v < 1),
-    "size":      (f"model size preset: one of {', '.join(map(repr, SIZES))}", lambda v: v in SIZES),
-    "seed":      ("random seed: an integer >= 0", lambda v: type(v) is int and v >= 0),
-    "fast":      ("fast mode for tests and CI: True or False", lambda v: isinstance(v, bool)),
-    "iters":     ("iterations: an integer >= 1", _positive_int),
-    "max_iters": ("training iterations: an integer >= 1", _positive_int),
-    "ppo_iters": ("PPO iterations: an integer >= 1", _positive_int),
-    "epochs":    ("epochs: an integer >= 1", _positive_int),
-    "batch_size": ("batch size: an integer >= 1", _positive_int),
-    "vocab_size": ("BPE vocabulary size: an integer >= 262 (256 bytes + 5 special tokens + 1 merge)",
-                   lambda v: type(v) is int and v >= 262),
-    "temperature": ("sampling temperature: a number > 0", lambda v: _number(v) and v > 0),
-    "top_k":     ("top-k sampling: an integer >= 0 (0: all tokens)", lambda v: type(v) is int and v >= 0),
-}
-
-
-def validate_parameters(params: dict[str, Any]) -> dict[str, Any]:
-    """Check values of the course's shared parameter names (RULES); return params unchanged.
-
-    Raises ValueError naming every bad parameter. Names without a rule pass."""
-    bad = [f"{name}={value!r}: {RULES[name][0]}" for name, value in params.items()
-           if name in RULES and not RULES[name][1](value)]
-    if bad:
-        raise ValueError("bad parameter" + ("s" if len(bad) > 1 else "") + ":\n  " + "\n  ".join(bad))
-    return params
-
 
 def parse_value(text: str) -> Any:
     """Parse a command-line value the way papermill's CLI does: bool, None, int, float, else str."""
@@ -252,14 +183,14 @@ def sweep_plot(runs: list[Run], swept: list[str]) -> str:
     from matplotlib.figure import Figure                   # not pyplot: leaves the caller's backend alone
     good = [r for r in runs if not r.error]
     names = [m for m in dict.fromkeys(k for r in good for k in r.metrics)
-             if m not in swept and all(_number(r.metrics.get(m)) for r in good)]
+             if m not in swept and all(is_number(r.metrics.get(m)) for r in good)]
     if not swept or not good or not names:
         return ""
     # x: the first swept parameter with numeric values (else the first one); one line per value of the others
-    x_name = next((s for s in swept if all(_number(r.params[s]) for r in runs)), swept[0])
+    x_name = next((s for s in swept if all(is_number(r.params[s]) for r in runs)), swept[0])
     others = [s for s in swept if s != x_name]
     xs = list(dict.fromkeys(r.params[x_name] for r in runs))
-    numeric_x = all(_number(x) for x in xs)
+    numeric_x = all(is_number(x) for x in xs)
     ncols = min(3, len(names))
     nrows = math.ceil(len(names) / ncols)
     fig = Figure(figsize=(3.6 * ncols, 3.0 * nrows))
@@ -291,7 +222,7 @@ class Raw(str):
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    cell = lambda v: v if isinstance(v, Raw) else html.escape(_fmt(v))
+    cell = lambda v: v if isinstance(v, Raw) else html.escape(fmt(v))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f'<table class="minilab-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
