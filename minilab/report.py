@@ -162,8 +162,39 @@ def execute(run: Run, no_input: bool, cell_timeout: float | None = None) -> None
 
 # ----------------------------------------------------------------------------- HTML
 
+# The lab template without its scripts from a CDN (require.js, MathJax, mermaid): a report must
+# read the same in a classroom without network. Formulas are MathML instead (`tex_to_mathml`).
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+# kept as is: code (<pre>, <code>), scripts and styles; converted: $$display$$ and $inline$
+_MATH = re.compile(r"(<(pre|code|script|style)\b.*?</\2>)|\$\$([^<]+?)\$\$|\$([^\s$<](?:[^$<\n]*?[^\s$<])?)\$", re.S)
+
+
+def tex_to_mathml(page: str) -> str:
+    """The $...$ and $$...$$ formulas nbconvert leaves in its HTML for MathJax, as MathML, which
+    browsers draw without any script; code is left alone, and a formula latex2mathml cannot read
+    stays TeX."""
+    from latex2mathml.converter import convert
+
+    def one(match):
+        if match.group(1):
+            return match.group(1)
+        display = match.group(3) is not None
+        tex = html.unescape(match.group(3) if display else match.group(4))
+        try:
+            return convert(tex, display="block" if display else "inline")
+        except Exception:                                  # its parser raises several kinds; the TeX is still readable
+            return match.group(0)
+    return _MATH.sub(one, page)
+
+
 def notebook_html(path: Path, no_input: bool) -> tuple[str, str]:
-    """(head, body) of an executed notebook rendered by nbconvert; widget views become a note."""
+    """(head, body) of an executed notebook rendered by nbconvert, loading nothing from the network:
+    formulas become MathML and widget views a note."""
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     nb = _read(path)
     nb.metadata.pop("widgets", None)                       # widget state needs a live kernel or a CDN
@@ -171,11 +202,13 @@ def notebook_html(path: Path, no_input: bool) -> tuple[str, str]:
         for output in cell.get("outputs", []):
             if WIDGET_VIEW in output.get("data", {}):
                 output["data"] = {"text/markdown": "*(interactive panel: open the notebook in JupyterLab to use it)*"}
-    exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=no_input,
+    exporter = HTMLExporter(template_name="lab", template_file="minilab_offline.html.j2",
+                            extra_loaders=[DictLoader({"minilab_offline.html.j2": OFFLINE_TEMPLATE})],
+                            embed_images=True, exclude_input=no_input,
                             exclude_input_prompt=no_input, exclude_output_prompt=no_input)
     page, _ = exporter.from_notebook_node(nb)
     head, body = page.split("<body", 1)
-    return head.split("<head>", 1)[-1], body.split(">", 1)[1].rsplit("</body>", 1)[0]
+    return head.split("<head>", 1)[-1], tex_to_mathml(body.split(">", 1)[1].rsplit("</body>", 1)[0])
 
 
 def sweep_plot(runs: list[Run], swept: list[str]) -> str:
@@ -287,19 +320,54 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_out(out: Path) -> None:
+    """Refuse an output folder that is a file or that this user cannot write in, before any run."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; give a folder (it is created if missing)")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: cannot write in {parent} (read-only); give a folder you can write to")
+
+
+def check_kernel() -> None:
+    """Refuse to start when no notebook could run: the Jupyter kernel is missing (no ipykernel)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from minilab.nbrun import KERNEL_NAME
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        raise ValueError(f"no Jupyter kernel {KERNEL_NAME!r} in this environment, so no notebook can run: "
+                         "install it with `pip install 'ipykernel>=6.29,<7'` (or `pip install 'minilab[lab]'`)") from None
+
+
+def output_name(stem: str, swept: dict[str, Any], taken: set[str]) -> str:
+    """<stem>-name_value...: only letters, digits and _.=- (a value like a/b must not make a folder),
+    and different from every name in `taken` even on a case-insensitive file system (-2, -3, ...)."""
+    name = stem + re.sub(r"[^A-Za-z0-9_.=-]", "_", "".join(f"-{k}_{v}" for k, v in swept.items()))
+    unique, n = name, 2
+    while unique.casefold() in taken:
+        unique, n = f"{name}-{n}", n + 1
+    taken.add(unique.casefold())
+    return unique
+
+
 def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
     """Turn the arguments into runs, checking every parameter before anything runs. Raises ValueError."""
+    if args.cell_timeout is not None and not (math.isfinite(args.cell_timeout) and args.cell_timeout > 0):
+        raise ValueError(f"--cell-timeout must be a number of seconds > 0, got {args.cell_timeout}")
     raw = {name: text for name, text in args.parameter}
     fixed = {name: parse_value(text) for name, text in args.parameter}
-    grid: dict[str, list[Any]] = {}
+    grid: dict[str, list[tuple[str, Any]]] = {}          # name -> [(text, parsed value), ...]
     for spec in args.sweep:
         name, eq, values = spec.partition("=")
         if not eq or not name or not values:
             raise ValueError(f"--sweep expects NAME=V1,V2,..., got {spec!r}")
         if name in fixed or name in grid:
             raise ValueError(f"parameter {name} is given twice (by -p and/or --sweep)")
-        grid[name] = [parse_value(v) for v in values.split(",")]
-        raw.update({name: values})
+        grid[name] = [(text, parse_value(text)) for text in values.split(",")]
     if args.notebook == "all":
         if grid:
             raise ValueError("--sweep needs a single notebook, not 'all'")
@@ -312,23 +380,35 @@ def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
         if not notebooks[0].is_file():
             raise ValueError(f"no such notebook: {args.notebook}")
         title, out = f"minilab report: {notebooks[0].stem}", args.out or Path("reports") / notebooks[0].stem
+    check_out(out)
     import papermill
-    runs = []
+    runs, taken = [], set()
     for nb in notebooks:
         declared = papermill.inspect_notebook(str(nb))
         given = fixed if args.notebook != "all" else {k: v for k, v in fixed.items() if k in declared}
+        seen: dict[tuple, dict[str, str]] = {}             # the swept values of a run -> their texts
         for point in itertools.product(*grid.values()):
-            params = {**dict(zip(grid, point)), **given}
-            point_raw = {**raw, **{k: str(v) for k, v in zip(grid, point)}}
-            params = check_against_notebook(nb, params, point_raw)
+            texts = {name: text for name, (text, _) in zip(grid, point)}
+            params = {**{name: value for name, (_, value) in zip(grid, point)}, **given}
+            params = check_against_notebook(nb, params, {**raw, **texts})
             validate_parameters(params)
-            suffix = "".join(f"-{k}_{v}" for k, v in params.items() if k in grid)
-            runs.append(Run(nb, params, out / f"{nb.stem}{re.sub(r'[^A-Za-z0-9_.=-]', '_', suffix)}.ipynb",
+            key = tuple((k, isinstance(params[k], bool), params[k]) for k in grid)   # 0.1 == 1e-1, True != 1
+            if key in seen:                                # e.g. beta=0.1,0.10,1e-1: three identical runs
+                name = next((k for k in grid if seen[key][k] != texts[k]), None)
+                if name is None:                           # the very same text twice
+                    name = next(k for k in grid if [t for t, _ in grid[k]].count(texts[k]) > 1)
+                    raise ValueError(f"--sweep {name}: {texts[name]!r} is given twice; give each value once")
+                raise ValueError(f"--sweep {name}: {seen[key][name]!r} and {texts[name]!r} are the same value "
+                                 f"({params[name]!r}); give each value once")
+            seen[key] = texts
+            swept = {k: params[k] for k in grid}
+            runs.append(Run(nb, params, out / f"{output_name(nb.stem, swept, taken)}.ipynb",
                             defaults={k: p["default"] for k, p in declared.items()}))
     if args.notebook == "all":
         unused = [k for k in fixed if not any(k in r.params for r in runs)]
         if unused:
             raise ValueError(f"no notebook has parameter {', '.join(map(repr, unused))}")
+    check_kernel()
     return runs, list(grid), title, out
 
 
@@ -339,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs, swept, title, out = plan(args)
     except ValueError as error:
-        print(f"minilab report: error: {error}", file=sys.stderr)
+        print(f"minilab report: error: {' '.join(str(error).splitlines())}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(runs, desc="minilab report", unit="run", file=sys.stderr)
@@ -352,10 +432,15 @@ def main(argv: list[str] | None = None) -> int:
     command = "minilab report " + " ".join(argv)
     write_html(runs, swept, title, command, html_path, args.no_input)
     failed = [r for r in runs if r.error]
-    print(f"wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB) and {len(runs)} executed notebook(s) in {out}")
+    errors = "; ".join(f"{r.label}: {r.error}" for r in failed)
+    if len(failed) == len(runs):
+        print(f"minilab report: every run failed ({len(runs)} of {len(runs)}): {errors}; "
+              f"their errors are in {html_path}", file=sys.stderr)
+        return 1
+    print(f"wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB) and {len(runs) - len(failed)} "
+          f"executed notebook(s) in {out}")
     if failed:
-        print(f"minilab report: {len(failed)} of {len(runs)} run(s) failed: "
-              + "; ".join(f"{r.label}: {r.error}" for r in failed), file=sys.stderr)
+        print(f"minilab report: {len(failed)} of {len(runs)} run(s) failed: {errors}", file=sys.stderr)
         return 1
     return 0
 
