@@ -7,6 +7,8 @@ what *several* stages must agree on:
 - `GPTConfig`: the shape of a model, and `SIZES`, the named presets
   (`nano`, `micro`, `mini`), in the spirit of minGPT's `gpt-nano`/`gpt-mini`.
 - `SPECIAL_TOKENS`: the tokens of the chat format, identical for every tokenizer.
+- `VOCAB_SIZE`: the BPE vocabulary of the bundled models; `MIN_VOCAB_SIZE` the smallest a
+  byte-level tokenizer can have (256 bytes and the special tokens, no merge).
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ from dataclasses import asdict, dataclass, fields
 #   <|user|>What is the capital of Norland?<|end|><|assistant|>The capital of Norland is Velm.<|end|>
 # Documents of the pretraining corpus are separated by <|endoftext|>.
 SPECIAL_TOKENS = ["<|endoftext|>", "<|user|>", "<|assistant|>", "<|end|>", "<|pad|>"]
+VOCAB_SIZE = 512                                   # BPE vocabulary of the bundled tokenizers and models
+MIN_VOCAB_SIZE = 256 + len(SPECIAL_TOKENS)         # every byte and every special token, no merge yet
 
 
 @dataclass
 class GPTConfig:
-    vocab_size: int = 512      # number of token ids the embedding table holds
+    vocab_size: int = VOCAB_SIZE  # number of token ids the embedding table holds
     block_size: int = 128      # longest context the model can attend over
     n_layer: int = 2           # transformer blocks
     n_head: int = 2            # attention heads per block
@@ -51,7 +55,7 @@ class GPTConfig:
         return cls(**d)
 
 
-# Named size presets. Parameter counts (with a 512-token vocabulary) are printed by
+# Named size presets. Parameter counts (with a VOCAB_SIZE vocabulary) are printed by
 # `minilab.model.count_params` and shown in notebook 02.
 SIZES: dict[str, dict] = {
     "nano":  dict(n_layer=2, n_head=2, n_embd=64),    # ~0.1M parameters: the whole pipeline in a minute
@@ -61,7 +65,7 @@ SIZES: dict[str, dict] = {
 
 
 def size_config(size: str, vocab_size: int, block_size: int = 128, **overrides) -> GPTConfig:
-    """The GPTConfig of a named size preset, e.g. size_config("micro", vocab_size=512)."""
+    """The GPTConfig of a named size preset, e.g. size_config("micro", vocab_size=VOCAB_SIZE)."""
     if size not in SIZES:
         raise ValueError(f"unknown model size {size!r}; allowed: {', '.join(SIZES)}")
     return GPTConfig(vocab_size=vocab_size, block_size=block_size, **{**SIZES[size], **overrides})

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -333,3 +334,12 @@ def flops_per_token(config: GPTConfig) -> int:
     c = config
     n = c.vocab_size * c.n_embd + c.n_layer * (12 * c.n_embd**2 + 2 * c.n_embd) + c.n_embd  # = count_params
     return 6 * n + 12 * c.n_layer * c.n_embd * c.block_size
+
+
+def fit_power_law(x, y) -> tuple[float, float]:
+    """(a, b) of y = a·x^(-b), by least squares on log y = log a - b·log x (Kaplan et al. 2020, Eq. 1.1),
+    e.g. the loss against count_params or against flops_per_token · tokens."""
+    log_x, log_y = np.log(np.asarray(x, dtype=float)), np.log(np.asarray(y, dtype=float))
+    design = np.stack([np.ones_like(log_x), log_x], axis=1)          # (n, 2)
+    (log_a, slope), *_ = np.linalg.lstsq(design, log_y, rcond=None)
+    return float(np.exp(log_a)), float(-slope)

@@ -53,10 +53,13 @@ class SlicedPollKernelManager(AsyncKernelManager):
     client_factory = Type(SlicedPollClient)
 
 
+KERNEL_NAME = "python3"      # the kernel ipykernel installs for the running Python
+
+
 def execute_notebook(source, output, parameters: dict | None = None, **kwargs):
     """papermill.execute_notebook(source, output, parameters, **kwargs) on the python3 kernel,
     through SlicedPollKernelManager. Returns the executed notebook."""
     import papermill
-    kwargs.setdefault("kernel_name", "python3")
+    kwargs.setdefault("kernel_name", KERNEL_NAME)
     return papermill.execute_notebook(str(source), str(output), parameters=parameters or {},
                                       kernel_manager_class=SlicedPollKernelManager, **kwargs)

@@ -10,13 +10,14 @@ Choices:
 - One palette for the course (`PALETTE`): base grey, SFT blue, PPO orange, proxy
   (reward-model) score purple, gold reward gold. A run labelled "base", "SFT" or "PPO"
   gets its stage colour; other runs take `RUN_COLORS` in order.
-- Chinese: the first installed CJK font (`CJK_FONT`) is a per-glyph fallback after
+- Chinese: the first installed CJK font (`cjk_font()`, found at the first figure) is a per-glyph fallback after
   DejaVu. With none, CJK glyphs draw as boxes and the "Glyph missing" warnings are
   silenced (`apt-get install fonts-noto-cjk` or `fonts-wqy-zenhei` fixes the boxes).
 - The style is set only while a figure is built, and only the keys it sets are restored
   afterwards (`plt.rc_context` would also undo the inline backend's own setup).
-- Power laws L = a·N^(-b) (Kaplan et al. 2020, Eq. 1.1) are fitted by least squares on
-  log L = log a - b·log N; reward hacking is drawn against √KL (Gao et al. 2022, Fig. 1).
+- Power laws L = a·N^(-b) are fitted by `model.fit_power_law` (with the other scaling
+  quantities, `count_params` and `flops_per_token`); reward hacking is drawn against √KL
+  (Gao et al. 2022, Fig. 1).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from matplotlib.ticker import FormatStrFormatter, FuncFormatter, PercentFormatte
 
 from minilab.gold import OUTCOMES
 from minilab.history import PPOHistory, PretrainHistory, SFTHistory
+from minilab.model import fit_power_law  # noqa: F401  (also plots.fit_power_law, as notebook 04 calls it)
 
 PALETTE = {"base": "#8c8c8c", "sft": "#3b75af", "ppo": "#e1812c", "proxy": "#7b4fa6", "gold": "#c08a00",
            "train": "#9bbbd9", "val": "#1f4e79", "chance": "#999999", "known": "#5b8db8", "unknown": "#c9793a"}
@@ -64,19 +66,24 @@ def find_cjk_font() -> str | None:
     return None
 
 
-CJK_FONT = find_cjk_font()
+@functools.cache
+def cjk_font() -> str | None:
+    """`find_cjk_font()`, looked up once, at the first figure: importing plots searches no font folder."""
+    # some CJK fonts have a single weight (WenQuanYi: 500); matplotlib would log every substitution
+    logging.getLogger("matplotlib.font_manager").addFilter(lambda r: "Failed to find font weight" not in r.getMessage())
+    return find_cjk_font()
+
+
 _GLYPH_MISSING = r"Glyph \d+ .*missing from"                  # without a CJK font: boxes, quietly
-warnings.filterwarnings("ignore", message=_GLYPH_MISSING, category=UserWarning)
-# some CJK fonts have a single weight (WenQuanYi: 500); matplotlib would log every substitution
-logging.getLogger("matplotlib.font_manager").addFilter(lambda r: "Failed to find font weight" not in r.getMessage())
 
 
 def _figure(fn):
     """Build the figure in the course style: small fonts, a light grid behind the data, CJK fallback."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        warnings.filterwarnings("ignore", message=_GLYPH_MISSING, category=UserWarning)  # again: pytest resets
-        style = {"font.family": ["DejaVu Sans", *([CJK_FONT] if CJK_FONT else [])], "axes.grid": True,
+        # set at each figure, not at import (pytest and catch_warnings reset the filters)
+        warnings.filterwarnings("ignore", message=_GLYPH_MISSING, category=UserWarning)
+        style = {"font.family": ["DejaVu Sans", *([cjk_font()] if cjk_font() else [])], "axes.grid": True,
                  "grid.alpha": 0.3, "axes.axisbelow": True, "axes.spines.top": False, "axes.spines.right": False,
                  "axes.titlesize": 10, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
                  "legend.fontsize": 8, "legend.frameon": False, "figure.titlesize": 11}
@@ -205,7 +212,7 @@ def tokens_strip(pieces: list[str], ids: list[int] | None = None, mask: list[int
         dark = values is not None and abs(norm(v[i]) - 0.5) > 0.35
         ax.text(x + width / 2, top - 0.5, text, ha="center", va="center", fontsize=9,
                 color="white" if dark else "black", fontweight="bold" if special[i] else "normal",
-                family=["DejaVu Sans Mono", *([CJK_FONT] if CJK_FONT else [])])
+                family=["DejaVu Sans Mono", *([cjk_font()] if cjk_font() else [])])
         if ids is not None:
             ax.text(x + width / 2, top - 1.3, str(ids[i]), ha="center", va="center", fontsize=6.5, color="#555555")
     ax.set(xlim=(0, per_row), ylim=(-rows * (height + 0.3), 0.05))
@@ -244,14 +251,6 @@ def size_bars(params: dict[str, float], flops: dict[str, float] | None = None, t
         ax.yaxis.set_major_formatter(FuncFormatter(_human))
         ax.set(xlabel="model size", ylabel=what, title=f"{what} per size")
     return fig
-
-
-def fit_power_law(x, y) -> tuple[float, float]:
-    """(a, b) of y = a·x^(-b), by least squares on log y = log a - b·log x (Kaplan et al. 2020, Eq. 1.1)."""
-    log_x, log_y = np.log(_np(x)), np.log(_np(y))
-    design = np.stack([np.ones_like(log_x), log_x], axis=1)          # (n, 2)
-    (log_a, slope), *_ = np.linalg.lstsq(design, log_y, rcond=None)
-    return float(np.exp(log_a)), float(-slope)
 
 
 @_figure

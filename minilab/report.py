@@ -10,23 +10,13 @@ file DIR/report.html (images embedded): the runs' parameters side by side, a tab
 of the figures each run published, those figures plotted against the swept
 parameter, then every executed notebook. `--no-input` hides code cells.
 
-Publishing figures. A notebook publishes what a report compares by calling, in its
-final cell,
-
-    from minilab.report import publish
-    publish({"gold_reward": 0.71, "kl": 2.3})
-
-which displays the metrics twice in one output: as JSON under the custom mimetype
-`application/vnd.minilab.metrics+json` (what this module reads back from the
-executed notebook, no text scraping) and as a markdown table (what a reader sees).
+Publishing figures. A notebook publishes what a report compares with
+`minilab.notebook.publish` in its final cell; this module reads the metrics back from
+the executed notebook (`read_metrics`).
 
 Parameters. Notebooks open with a papermill `parameters` cell (tagged), followed by
-
-    from minilab.report import validate_parameters
-    validate_parameters(dict(beta=beta, size=size, seed=seed, fast=fast))
-
-so that plain papermill, nbval and `minilab report` share one set of rules
-(`RULES`, for the parameter names the whole course uses). `minilab report` checks
+`minilab.notebook.validate_parameters(...)`, so that plain papermill, nbval and
+`minilab report` share one set of rules (`notebook.RULES`). `minilab report` checks
 everything before any notebook runs: unknown names (papermill would silently
 inject them), values of the wrong type for the notebook's default (parsed like
 papermill's CLI: True/False, None, int, float, else a string), and `RULES`.
@@ -50,74 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minilab.config import SIZES
+# publish and validate_parameters are the notebook layer's; imported here too so that
+# `from minilab.report import publish, validate_parameters` keeps working.
+from minilab.notebook import METRICS_MIME, fmt, is_number, publish, validate_parameters  # noqa: F401
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"   # what `minilab report all` runs
-METRICS_MIME = "application/vnd.minilab.metrics+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-# ----------------------------------------------------------------------------- publish
-
-def publish(metrics: dict[str, Any]) -> None:
-    """Display `metrics` (name -> number or string) for readers and for `minilab report`."""
-    from IPython.display import display
-    clean = {}
-    for name, value in metrics.items():
-        if hasattr(value, "item"):                       # numpy / torch scalars
-            value = value.item()
-        if not isinstance(value, (int, float, str, bool)) and value is not None:
-            raise TypeError(f"publish: metric {name!r} must be a number or a string, got {type(value).__name__}")
-        clean[str(name)] = value
-    rows = "\n".join(f"| {name} | {_fmt(value)} |" for name, value in clean.items())
-    display({METRICS_MIME: clean,
-             "text/markdown": f"| metric | value |\n|---|---|\n{rows}",
-             "text/plain": "\n".join(f"{name}: {_fmt(value)}" for name, value in clean.items())}, raw=True)
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 # ----------------------------------------------------------------------------- parameters
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _positive_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
-
-# The parameter names shared across the course: name -> (what it must be, check).
-RULES: dict[str, tuple[str, Any]] = {
-    "beta":      ("KL penalty coefficient: a number >= 0", lambda v: _number(v) and v >= 0),
-    "clip_eps":  ("PPO clip range: a number strictly between 0 and 1", lambda v: _number(v) and 0 < v < 1),
-    "size":      (f"model size preset: one of {', '.join(map(repr, SIZES))}", lambda v: v in SIZES),
-    "seed":      ("random seed: an integer >= 0", lambda v: type(v) is int and v >= 0),
-    "fast":      ("fast mode for tests and CI: True or False", lambda v: isinstance(v, bool)),
-    "iters":     ("iterations: an integer >= 1", _positive_int),
-    "max_iters": ("training iterations: an integer >= 1", _positive_int),
-    "ppo_iters": ("PPO iterations: an integer >= 1", _positive_int),
-    "epochs":    ("epochs: an integer >= 1", _positive_int),
-    "batch_size": ("batch size: an integer >= 1", _positive_int),
-    "vocab_size": ("BPE vocabulary size: an integer >= 262 (256 bytes + 5 special tokens + 1 merge)",
-                   lambda v: type(v) is int and v >= 262),
-    "temperature": ("sampling temperature: a number > 0", lambda v: _number(v) and v > 0),
-    "top_k":     ("top-k sampling: an integer >= 0 (0: all tokens)", lambda v: type(v) is int and v >= 0),
-}
-
-
-def validate_parameters(params: dict[str, Any]) -> dict[str, Any]:
-    """Check values of the course's shared parameter names (RULES); return params unchanged.
-
-    Raises ValueError naming every bad parameter. Names without a rule pass."""
-    bad = [f"{name}={value!r}: {RULES[name][0]}" for name, value in params.items()
-           if name in RULES and not RULES[name][1](value)]
-    if bad:
-        raise ValueError("bad parameter" + ("s" if len(bad) > 1 else "") + ":\n  " + "\n  ".join(bad))
-    return params
-
 
 def parse_value(text: str) -> Any:
     """Parse a command-line value the way papermill's CLI does: bool, None, int, float, else str."""
@@ -231,8 +162,39 @@ def execute(run: Run, no_input: bool, cell_timeout: float | None = None) -> None
 
 # ----------------------------------------------------------------------------- HTML
 
+# The lab template without its scripts from a CDN (require.js, MathJax, mermaid): a report must
+# read the same in a classroom without network. Formulas are MathML instead (`tex_to_mathml`).
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+# kept as is: code (<pre>, <code>), scripts and styles; converted: $$display$$ and $inline$
+_MATH = re.compile(r"(<(pre|code|script|style)\b.*?</\2>)|\$\$([^<]+?)\$\$|\$([^\s$<](?:[^$<\n]*?[^\s$<])?)\$", re.S)
+
+
+def tex_to_mathml(page: str) -> str:
+    """The $...$ and $$...$$ formulas nbconvert leaves in its HTML for MathJax, as MathML, which
+    browsers draw without any script; code is left alone, and a formula latex2mathml cannot read
+    stays TeX."""
+    from latex2mathml.converter import convert
+
+    def one(match):
+        if match.group(1):
+            return match.group(1)
+        display = match.group(3) is not None
+        tex = html.unescape(match.group(3) if display else match.group(4))
+        try:
+            return convert(tex, display="block" if display else "inline")
+        except Exception:                                  # its parser raises several kinds; the TeX is still readable
+            return match.group(0)
+    return _MATH.sub(one, page)
+
+
 def notebook_html(path: Path, no_input: bool) -> tuple[str, str]:
-    """(head, body) of an executed notebook rendered by nbconvert; widget views become a note."""
+    """(head, body) of an executed notebook rendered by nbconvert, loading nothing from the network:
+    formulas become MathML and widget views a note."""
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     nb = _read(path)
     nb.metadata.pop("widgets", None)                       # widget state needs a live kernel or a CDN
@@ -240,11 +202,13 @@ def notebook_html(path: Path, no_input: bool) -> tuple[str, str]:
         for output in cell.get("outputs", []):
             if WIDGET_VIEW in output.get("data", {}):
                 output["data"] = {"text/markdown": "*(interactive panel: open the notebook in JupyterLab to use it)*"}
-    exporter = HTMLExporter(template_name="lab", embed_images=True, exclude_input=no_input,
+    exporter = HTMLExporter(template_name="lab", template_file="minilab_offline.html.j2",
+                            extra_loaders=[DictLoader({"minilab_offline.html.j2": OFFLINE_TEMPLATE})],
+                            embed_images=True, exclude_input=no_input,
                             exclude_input_prompt=no_input, exclude_output_prompt=no_input)
     page, _ = exporter.from_notebook_node(nb)
     head, body = page.split("<body", 1)
-    return head.split("<head>", 1)[-1], body.split(">", 1)[1].rsplit("</body>", 1)[0]
+    return head.split("<head>", 1)[-1], tex_to_mathml(body.split(">", 1)[1].rsplit("</body>", 1)[0])
 
 
 def sweep_plot(runs: list[Run], swept: list[str]) -> str:
@@ -252,14 +216,14 @@ def sweep_plot(runs: list[Run], swept: list[str]) -> str:
     from matplotlib.figure import Figure                   # not pyplot: leaves the caller's backend alone
     good = [r for r in runs if not r.error]
     names = [m for m in dict.fromkeys(k for r in good for k in r.metrics)
-             if m not in swept and all(_number(r.metrics.get(m)) for r in good)]
+             if m not in swept and all(is_number(r.metrics.get(m)) for r in good)]
     if not swept or not good or not names:
         return ""
     # x: the first swept parameter with numeric values (else the first one); one line per value of the others
-    x_name = next((s for s in swept if all(_number(r.params[s]) for r in runs)), swept[0])
+    x_name = next((s for s in swept if all(is_number(r.params[s]) for r in runs)), swept[0])
     others = [s for s in swept if s != x_name]
     xs = list(dict.fromkeys(r.params[x_name] for r in runs))
-    numeric_x = all(_number(x) for x in xs)
+    numeric_x = all(is_number(x) for x in xs)
     ncols = min(3, len(names))
     nrows = math.ceil(len(names) / ncols)
     fig = Figure(figsize=(3.6 * ncols, 3.0 * nrows))
@@ -291,7 +255,7 @@ class Raw(str):
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
-    cell = lambda v: v if isinstance(v, Raw) else html.escape(_fmt(v))
+    cell = lambda v: v if isinstance(v, Raw) else html.escape(fmt(v))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f'<table class="minilab-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -356,19 +320,54 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def check_out(out: Path) -> None:
+    """Refuse an output folder that is a file or that this user cannot write in, before any run."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is an existing file; give a folder (it is created if missing)")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: cannot write in {parent} (read-only); give a folder you can write to")
+
+
+def check_kernel() -> None:
+    """Refuse to start when no notebook could run: the Jupyter kernel is missing (no ipykernel)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from minilab.nbrun import KERNEL_NAME
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+    except NoSuchKernel:
+        raise ValueError(f"no Jupyter kernel {KERNEL_NAME!r} in this environment, so no notebook can run: "
+                         "install it with `pip install 'ipykernel>=6.29,<7'` (or `pip install 'minilab[lab]'`)") from None
+
+
+def output_name(stem: str, swept: dict[str, Any], taken: set[str]) -> str:
+    """<stem>-name_value...: only letters, digits and _.=- (a value like a/b must not make a folder),
+    and different from every name in `taken` even on a case-insensitive file system (-2, -3, ...)."""
+    name = stem + re.sub(r"[^A-Za-z0-9_.=-]", "_", "".join(f"-{k}_{v}" for k, v in swept.items()))
+    unique, n = name, 2
+    while unique.casefold() in taken:
+        unique, n = f"{name}-{n}", n + 1
+    taken.add(unique.casefold())
+    return unique
+
+
 def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
     """Turn the arguments into runs, checking every parameter before anything runs. Raises ValueError."""
+    if args.cell_timeout is not None and not (math.isfinite(args.cell_timeout) and args.cell_timeout > 0):
+        raise ValueError(f"--cell-timeout must be a number of seconds > 0, got {args.cell_timeout}")
     raw = {name: text for name, text in args.parameter}
     fixed = {name: parse_value(text) for name, text in args.parameter}
-    grid: dict[str, list[Any]] = {}
+    grid: dict[str, list[tuple[str, Any]]] = {}          # name -> [(text, parsed value), ...]
     for spec in args.sweep:
         name, eq, values = spec.partition("=")
         if not eq or not name or not values:
             raise ValueError(f"--sweep expects NAME=V1,V2,..., got {spec!r}")
         if name in fixed or name in grid:
             raise ValueError(f"parameter {name} is given twice (by -p and/or --sweep)")
-        grid[name] = [parse_value(v) for v in values.split(",")]
-        raw.update({name: values})
+        grid[name] = [(text, parse_value(text)) for text in values.split(",")]
     if args.notebook == "all":
         if grid:
             raise ValueError("--sweep needs a single notebook, not 'all'")
@@ -381,23 +380,35 @@ def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
         if not notebooks[0].is_file():
             raise ValueError(f"no such notebook: {args.notebook}")
         title, out = f"minilab report: {notebooks[0].stem}", args.out or Path("reports") / notebooks[0].stem
+    check_out(out)
     import papermill
-    runs = []
+    runs, taken = [], set()
     for nb in notebooks:
         declared = papermill.inspect_notebook(str(nb))
         given = fixed if args.notebook != "all" else {k: v for k, v in fixed.items() if k in declared}
+        seen: dict[tuple, dict[str, str]] = {}             # the swept values of a run -> their texts
         for point in itertools.product(*grid.values()):
-            params = {**dict(zip(grid, point)), **given}
-            point_raw = {**raw, **{k: str(v) for k, v in zip(grid, point)}}
-            params = check_against_notebook(nb, params, point_raw)
+            texts = {name: text for name, (text, _) in zip(grid, point)}
+            params = {**{name: value for name, (_, value) in zip(grid, point)}, **given}
+            params = check_against_notebook(nb, params, {**raw, **texts})
             validate_parameters(params)
-            suffix = "".join(f"-{k}_{v}" for k, v in params.items() if k in grid)
-            runs.append(Run(nb, params, out / f"{nb.stem}{re.sub(r'[^A-Za-z0-9_.=-]', '_', suffix)}.ipynb",
+            key = tuple((k, isinstance(params[k], bool), params[k]) for k in grid)   # 0.1 == 1e-1, True != 1
+            if key in seen:                                # e.g. beta=0.1,0.10,1e-1: three identical runs
+                name = next((k for k in grid if seen[key][k] != texts[k]), None)
+                if name is None:                           # the very same text twice
+                    name = next(k for k in grid if [t for t, _ in grid[k]].count(texts[k]) > 1)
+                    raise ValueError(f"--sweep {name}: {texts[name]!r} is given twice; give each value once")
+                raise ValueError(f"--sweep {name}: {seen[key][name]!r} and {texts[name]!r} are the same value "
+                                 f"({params[name]!r}); give each value once")
+            seen[key] = texts
+            swept = {k: params[k] for k in grid}
+            runs.append(Run(nb, params, out / f"{output_name(nb.stem, swept, taken)}.ipynb",
                             defaults={k: p["default"] for k, p in declared.items()}))
     if args.notebook == "all":
         unused = [k for k in fixed if not any(k in r.params for r in runs)]
         if unused:
             raise ValueError(f"no notebook has parameter {', '.join(map(repr, unused))}")
+    check_kernel()
     return runs, list(grid), title, out
 
 
@@ -408,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs, swept, title, out = plan(args)
     except ValueError as error:
-        print(f"minilab report: error: {error}", file=sys.stderr)
+        print(f"minilab report: error: {' '.join(str(error).splitlines())}", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(runs, desc="minilab report", unit="run", file=sys.stderr)
@@ -421,10 +432,15 @@ def main(argv: list[str] | None = None) -> int:
     command = "minilab report " + " ".join(argv)
     write_html(runs, swept, title, command, html_path, args.no_input)
     failed = [r for r in runs if r.error]
-    print(f"wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB) and {len(runs)} executed notebook(s) in {out}")
+    errors = "; ".join(f"{r.label}: {r.error}" for r in failed)
+    if len(failed) == len(runs):
+        print(f"minilab report: every run failed ({len(runs)} of {len(runs)}): {errors}; "
+              f"their errors are in {html_path}", file=sys.stderr)
+        return 1
+    print(f"wrote {html_path} ({html_path.stat().st_size / 1e6:.1f} MB) and {len(runs) - len(failed)} "
+          f"executed notebook(s) in {out}")
     if failed:
-        print(f"minilab report: {len(failed)} of {len(runs)} run(s) failed: "
-              + "; ".join(f"{r.label}: {r.error}" for r in failed), file=sys.stderr)
+        print(f"minilab report: {len(failed)} of {len(runs)} run(s) failed: {errors}", file=sys.stderr)
         return 1
     return 0
 

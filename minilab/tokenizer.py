@@ -48,7 +48,7 @@ from typing import Iterable, NamedTuple
 import regex  # like `re`, plus \p{L} (any letter) and \p{N} (any digit); a tiktoken dependency
 import tiktoken
 
-from minilab.config import SPECIAL_TOKENS
+from minilab.config import SPECIAL_TOKENS, VOCAB_SIZE
 
 # GPT-4's split pattern (tiktoken's cl100k_base): contractions ('s 'll ...), a word with at most
 # one leading non-letter (" dog"), 1-3 digits, punctuation runs, line breaks, other whitespace.
@@ -188,7 +188,7 @@ class BPETokenizer(Tokenizer):
         return len(self.vocab) + len(self.special_tokens)
 
     @classmethod
-    def train(cls, text: str, vocab_size: int = 512, special_tokens: list[str] = SPECIAL_TOKENS,
+    def train(cls, text: str, vocab_size: int = VOCAB_SIZE, special_tokens: list[str] = SPECIAL_TOKENS,
               verbose: bool = False, max_chars: int | None = None) -> "BPETokenizer":
         """Learn vocab_size - 256 - len(special_tokens) merges from `text` (its first max_chars chars)."""
         special_tokens = list(special_tokens)

@@ -3,8 +3,8 @@
 Starts the venv's `jupyter-lab` on a free local port with no token, over a temporary
 copy of the notebooks (the repo's files are never touched), drives Debian's Chromium
 through Playwright (no browser download), and stops exactly the server and browser
-it started. The machinery is validated on tests/fixtures/widget_panel.ipynb; the
-real notebooks are checked as soon as they exist (skipped with a reason until then).
+it started. The machinery is validated on tests/fixtures/widget_panel.ipynb, then the
+real notebooks are checked.
 
     apt-get install -y chromium chromium-driver      # or scripts/install_browser.sh
     pytest -m browser tests/test_browser.py
@@ -46,11 +46,9 @@ def missing(what: str):
     pytest.skip(message)
 
 
-def notebook_or_skip(name: str) -> Path:
-    path = FIXTURES / name if (FIXTURES / name).exists() else NOTEBOOKS / name
-    if not path.exists():
-        pytest.skip(f"notebooks/{name} does not exist yet (the browser machinery is tested on tests/fixtures)")
-    return path
+def notebook_path(name: str) -> Path:
+    """A fixture notebook (tests/fixtures) or a course notebook (notebooks/)."""
+    return FIXTURES / name if (FIXTURES / name).exists() else NOTEBOOKS / name
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -179,7 +177,7 @@ def assert_clean(page, source: Path):
 
 @pytest.mark.parametrize("name", ["widget_panel.ipynb", "07_ppo.ipynb"])
 def test_beta_slider_redraws_the_plot(browser, lab, name):
-    source = notebook_or_skip(name)
+    source = notebook_path(name)
     page = open_and_run_all(browser, lab, source)
     try:
         assert_clean(page, source)
@@ -212,7 +210,7 @@ def test_beta_slider_redraws_the_plot(browser, lab, name):
 
 @pytest.mark.parametrize("name", ["widget_panel.ipynb", "01_tokenization.ipynb", "03_pretraining.ipynb"])
 def test_notebook_runs_with_widgets_rendered(browser, lab, name):
-    source = notebook_or_skip(name)
+    source = notebook_path(name)
     page = open_and_run_all(browser, lab, source)
     try:
         assert_clean(page, source)

@@ -1,6 +1,7 @@
 """Tests of minilab.checkpoint: round trip, atomic writes, clear errors, nothing of the user's replaced."""
 import json
 import os
+import pickle
 import re
 import stat
 import warnings
@@ -141,9 +142,28 @@ def test_meta_that_json_cannot_hold_fails_before_touching_the_disk(tmp_path, par
     assert not (tmp_path / "ck").exists()
 
 
-def test_no_pickle():
-    source = Path(checkpoint.__file__).read_text()
-    assert "torch.load" not in source and "pickle" not in source.replace("no pickle", "")
+class Payload:
+    """Unpickling it creates the file `marker`: proof that a loader ran pickled code."""
+    marker: Path
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+@pytest.mark.parametrize("writer", ["pickle", "torch.save"])
+def test_weights_holding_a_pickle_are_refused_without_running_it(tmp_path, parts, writer):
+    model, tok = parts
+    save_checkpoint(tmp_path / "ck", model, tok, {"stage": "pretrain"})
+    payload = Payload()
+    payload.marker = tmp_path / "pickle-ran"
+    weights = tmp_path / "ck" / "model.safetensors"
+    if writer == "pickle":
+        weights.write_bytes(pickle.dumps({"wte": payload}))
+    else:
+        torch.save({"wte": payload}, weights)
+    with pytest.raises(ValueError, match="model.safetensors: cannot read the weights"):
+        load_checkpoint(tmp_path / "ck")
+    assert not payload.marker.exists()
 
 
 # ---------------------------------------------------------------- never lose what the user owns

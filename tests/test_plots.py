@@ -1,4 +1,6 @@
 """Each figure builds from small synthetic data, has the axes and artists it promises, and draws."""
+import subprocess
+import sys
 import warnings
 from collections import Counter
 
@@ -38,6 +40,15 @@ def ppo_history(n=12, shift=0.0):
                       value_loss=curve(lambda i: 1 / (i + 1)), policy_loss=curve(lambda i: -0.01),
                       explained_var=curve(lambda i: i / n), length=curve(lambda i: 10 + i), ended=curve(lambda i: 1.0),
                       beta=curve(lambda i: 0.1), samples=[[] for _ in it])
+
+
+def test_importing_plots_changes_no_warning_filter_and_searches_no_font():
+    code = ("import warnings, matplotlib.font_manager as fm; "
+            "fm.findSystemFonts = lambda *a, **k: 1 / 0; import minilab.plots; "
+            "print(any('Glyph' in getattr(f[1], 'pattern', '') for f in warnings.filters), "
+            "minilab.plots.cjk_font.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "0"]
 
 
 def test_fit_power_law_recovers_exact_parameters():
@@ -84,7 +95,7 @@ def test_style_is_restored_after_each_figure():
 
 
 def test_no_cjk_font_falls_back_without_glyph_warnings(monkeypatch):
-    monkeypatch.setattr(plots, "CJK_FONT", None)
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         fig = plots.tokens_strip(["中", "文"], title="中文")

@@ -7,6 +7,7 @@ Each papermill run takes a few seconds (a kernel start).
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from minilab import report
 from minilab.nbrun import execute_notebook
-from minilab.report import METRICS_MIME, main, parse_value, publish, read_metrics, validate_parameters
+from minilab.report import main, parse_value, read_metrics
 
 matplotlib.use("Agg")
 
@@ -48,6 +49,7 @@ def test_beta_sweep_writes_one_html_with_both_runs_table_and_plot(tmp_path):
     body = page.split("<body", 1)[1]
     assert "jp-InputArea-editor" in body and "validate_parameters" in body   # code shown by default
     assert "https://cdn.jsdelivr.net/npm/@jupyter-widgets" not in page
+    assert not scripts_from_the_network(page), scripts_from_the_network(page)
     metrics = [read_metrics(nbformat.read(tmp_path / f"sweep-beta_{b}.ipynb", as_version=4)) for b in ("0.02", "0.2")]
     assert metrics[0]["gold_reward"] == pytest.approx(1 / 1.02) and metrics[1]["kl"] == pytest.approx(4.0)
     assert metrics[1]["size"] == "nano"
@@ -115,6 +117,80 @@ def test_out_of_range_is_refused_before_running(tmp_path, capsys, no_runs, args,
     assert not (tmp_path / "out").exists()                            # nothing executed, nothing written
 
 
+def with_tag(tmp_path) -> Path:
+    """The sweep fixture with a string parameter `tag`."""
+    nb = nbformat.read(SWEEP, as_version=4)
+    nb.cells[1].source += '\ntag = "x"           # a free-form label'
+    nbformat.write(nb, tmp_path / "tagged.ipynb")
+    return tmp_path / "tagged.ipynb"
+
+
+def test_values_that_clean_to_one_file_name_get_different_files(tmp_path, no_runs):
+    args = report.parse_args([str(with_tag(tmp_path)), "--sweep", "tag=a/b,a_b,A_B,01,1", "--out", str(tmp_path / "out")])
+    runs, _, _, _ = report.plan(args)
+    assert [r.params["tag"] for r in runs] == ["a/b", "a_b", "A_B", "01", "1"]      # strings kept as typed
+    names = [r.output.name for r in runs]
+    assert names == ["tagged-tag_a_b.ipynb", "tagged-tag_a_b-2.ipynb", "tagged-tag_A_B-3.ipynb",
+                     "tagged-tag_01.ipynb", "tagged-tag_1.ipynb"]
+    assert all(r.output.parent == tmp_path / "out" for r in runs)                   # a/b made no sub-folder
+
+
+@pytest.mark.parametrize("values", ["0.1,0.10,1e-1", "1,1.0", "0.2,0.1,0.2"])
+def test_sweep_values_that_parse_equal_are_refused(tmp_path, capsys, no_runs, values):
+    assert main([str(SWEEP), "--sweep", f"beta={values}", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--sweep beta:" in err and ("are the same value" in err or "given twice" in err)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cell-timeout", "-5"], "--cell-timeout must be a number of seconds > 0, got -5"),
+    (["--cell-timeout", "nan"], "--cell-timeout must be a number of seconds > 0, got nan"),
+    (["--cell-timeout", "0"], "--cell-timeout must be a number of seconds > 0, got 0"),
+])
+def test_bad_cell_timeout_is_refused(tmp_path, capsys, no_runs, args, message):
+    assert main([str(SWEEP), *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_out_that_is_a_file_is_refused_and_kept(tmp_path, capsys, no_runs):
+    thesis = tmp_path / "thesis.txt"
+    thesis.write_text("four years of work")
+    assert main([str(SWEEP), "--out", str(thesis)]) == 2
+    assert "is an existing file" in capsys.readouterr().err and thesis.read_text() == "four years of work"
+
+
+def test_out_in_a_read_only_folder_is_refused(tmp_path, capsys, no_runs, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = report.os.access
+    monkeypatch.setattr(report.os, "access", lambda path, mode: False if Path(path) == locked else real_access(path, mode))
+    assert main([str(SWEEP), "--out", str(locked / "report")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"cannot write in {locked} (read-only)" in err
+    assert list(locked.iterdir()) == []
+
+
+def test_missing_kernel_says_what_to_install(tmp_path, capsys, no_runs, monkeypatch):
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    def no_kernel(self, name):
+        raise NoSuchKernel(name)
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", no_kernel)   # a venv without ipykernel
+    assert main([str(SWEEP), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'ipykernel" in err and "NoSuchKernel" not in err
+
+
+def test_a_report_whose_every_run_failed_exits_1_without_claiming_success(tmp_path, capsys):
+    assert main([str(SWEEP), "-p", "beta", "9", "--out", str(tmp_path), *LIMIT]) == 1
+    out, err = capsys.readouterr()
+    assert "wrote" not in out and "executed notebook" not in out
+    assert "every run failed (1 of 1)" in err and "beta=9 is too large" in err
+    assert (tmp_path / "report.html").exists()                       # the errors are still shown there
+
+
 def test_int_is_fine_for_a_float_parameter(tmp_path, no_runs):
     args = report.parse_args([str(SWEEP), "-p", "beta", "1", "--sweep", "seed=0,1"])
     runs, swept, _, _ = report.plan(args)
@@ -123,36 +199,29 @@ def test_int_is_fine_for_a_float_parameter(tmp_path, no_runs):
 
 # ----------------------------------------------------------------------------- the pieces
 
-def test_validate_parameters():
-    good = dict(beta=0.0, clip_eps=0.2, size="nano", seed=0, fast=False, max_iters=10, lr=3e-4)
-    assert validate_parameters(good) is good                          # names without a rule (lr) pass
-    with pytest.raises(ValueError) as error:
-        validate_parameters(dict(beta=-1, clip_eps=1.0, size="huge", seed=1.5, fast="yes", iters=0))
-    for name in ("beta=-1", "clip_eps=1.0", "size='huge'", "seed=1.5", "fast='yes'", "iters=0"):
-        assert name in str(error.value)
-    with pytest.raises(ValueError, match="clip_eps=0"):
-        validate_parameters(dict(clip_eps=0))
-    with pytest.raises(ValueError, match="seed=True"):
-        validate_parameters(dict(seed=True))
+def scripts_from_the_network(page: str) -> list[str]:
+    """Every script the page would fetch: <script src=http...>, import("http...")."""
+    return re.findall(r"<script[^>]*\bsrc=[\"']?https?:[^>]*>|import\(\s*[\"']https?:[^)]*\)", page)
+
+
+def test_formulas_become_mathml_and_the_page_loads_no_script(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("A power law $L = a \\cdot N^{-b}$, and\n\n$$\\sqrt{\\mathrm{KL}} < 2$$\n\n"
+                                              "Code keeps its dollars: `echo $HOME`; so does a price, 5 $ or 6 $."),
+                nbformat.v4.new_code_cell("print('$x$')", outputs=[nbformat.v4.new_output("stream", text="$x$\n")])]
+    nbformat.write(nb, tmp_path / "math.ipynb")
+    head, body = report.notebook_html(tmp_path / "math.ipynb", no_input=False)
+    assert not scripts_from_the_network(head + body)
+    assert body.count("<math") == 2 and 'display="block"' in body and "<msqrt>" in body
+    assert "echo $HOME" in body and "5 $ or 6 $" in body and "$x$" in body       # code, prices and outputs untouched
+
+
 
 
 @pytest.mark.parametrize("text", ["True", "False", "None", "3", "-2", "0.5", "1e-3", "nano", "abc"])
 def test_parse_value_matches_papermill_cli(text):
     from papermill.cli import _resolve_type
     assert parse_value(text) == _resolve_type(text) and type(parse_value(text)) is type(_resolve_type(text))
-
-
-def test_publish_displays_json_and_a_table(monkeypatch):
-    import IPython.display
-    import numpy as np
-    shown = []
-    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
-    publish({"gold_reward": np.float32(0.5), "kl": 2, "size": "nano"})
-    bundle = shown[0]
-    assert bundle[METRICS_MIME] == {"gold_reward": 0.5, "kl": 2, "size": "nano"}
-    assert "| gold_reward | 0.5 |" in bundle["text/markdown"]
-    with pytest.raises(TypeError, match="curve"):
-        publish({"curve": [1, 2]})
 
 
 def test_panel_runs_reports_errors_and_stays_usable():
@@ -194,9 +263,7 @@ def test_panel_headless_leaves_clean_output_and_a_static_copy(tmp_path):
 # ----------------------------------------------------------------------------- the real PPO notebook
 
 def test_ppo_notebook_beta_sweep_fast(tmp_path):
-    notebook = next(iter(sorted((REPO / "notebooks").glob("07_*.ipynb"))), None)
-    if notebook is None:
-        pytest.skip("notebooks/07_ppo.ipynb does not exist yet")
+    notebook = REPO / "notebooks" / "07_ppo.ipynb"
     declared = papermill.inspect_notebook(str(notebook))
     assert {"beta", "fast"} <= set(declared), f"07 must declare beta and fast; it declares {list(declared)}"
     assert main([str(notebook), "--sweep", "beta=0.02,0.2", "-p", "fast", "True", "--out", str(tmp_path)]) == 0

@@ -1,5 +1,4 @@
 """Tests of minilab.tokenizer (BPE, char, chat format) and minilab.encodings (OpenAI's real encodings)."""
-import importlib.util
 import json
 import os
 import pickle
@@ -123,8 +122,6 @@ def test_fast_and_slow_encoders_agree_on_varied_text(tok):
 
 
 def test_fast_and_slow_encoders_agree_on_the_world_corpus():
-    if importlib.util.find_spec("minilab.world") is None:
-        pytest.skip("minilab.world is not written yet")
     from minilab.world import make_world
     text = make_world(0).corpus()[:300_000]
     tok = BPETokenizer.train(text, vocab_size=512)
