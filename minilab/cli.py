@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(e).splitlines())
         print(f"minilab {name}: {message}", file=sys.stderr)
         return 2
+    except FloatingPointError as e:          # optim.TrainingDiverged: the loss became inf/NaN; its line says what to try
+        print(f"minilab {name}: {' '.join(str(e).splitlines())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"minilab {name}: interrupted (Ctrl-C)", file=sys.stderr)
         return 130  # 128 + SIGINT, what a shell reports for a process stopped by Ctrl-C

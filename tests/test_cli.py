@@ -187,6 +187,8 @@ def test_ctrl_c_without_out_says_nothing_was_saved(tmp_path, text, capsys, monke
     (UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte"), 2,
      "minilab pretrain: 'utf-8' codec can't decode byte 0xe9 in position 0: invalid continuation byte"),
     (KeyboardInterrupt(), 130, "minilab pretrain: interrupted (Ctrl-C)"),
+    (FloatingPointError("training diverged at step 7: the loss became nan;\ntry a lower lr"), 1,
+     "minilab pretrain: training diverged at step 7: the loss became nan; try a lower lr"),
 ])
 def test_dispatcher_turns_bad_input_and_ctrl_c_into_one_line(capsys, monkeypatch, error, code, expected):
     def fail(argv):
