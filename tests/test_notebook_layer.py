@@ -36,9 +36,10 @@ def test_ppo_parameters_are_the_configs_rules(name, value, config_field):
     assert f"{name}={value!r}: {config_error.value}" in str(error.value)      # the config's own words
 
 
-def test_bool_is_not_a_number_even_where_the_config_would_take_it():
+def test_bool_is_not_a_number_for_the_parameters_nor_for_the_config():
     from minilab.ppo import PPOConfig
-    PPOConfig(beta=True)                                              # the config alone accepts it
+    with pytest.raises(ValueError, match="PPOConfig.beta must be a finite number >= 0, got True"):
+        PPOConfig(beta=True)
     with pytest.raises(ValueError, match="beta=True: must be a finite number"):
         validate_parameters(dict(beta=True))
 
