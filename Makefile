@@ -54,6 +54,7 @@ test-unit: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench_pretrain.py
 	$(PY) scripts/bench_ppo.py
+	$(PY) scripts/bench_world.py
 
 # about 25 minutes; `minilab checkpoints` alone lists them, with what made each
 checkpoints: $(STAMP)

@@ -5,18 +5,11 @@
 
 Why this module exists: nbclient (under papermill and nbconvert) waits for a cell's messages in
 asyncio polls of the kernel's zmq sockets, and such a poll can sleep through a message that has
-arrived; it wakes only at its deadline, and with no cell timeout there is none. Seen here after
-notebook 07's widget-panel cell, whose reply the kernel sent in 9 s:
-- a CI run through papermill waited 20 minutes, until pytest-timeout killed it;
-- `jupyter nbconvert --execute` with a 850 s cell timeout sat idle for 844 s, then read the reply
-  (its timestamp is the kernel's, 844 s earlier) and finished normally;
-- while a run sat there, the kernel answered a kernel_info request at once and had no request
-  queued: the kernel was done, the client had not noticed.
-A poll with a deadline re-checks the socket when the deadline passes and finds the message (pyzmq
-polls once more without waiting). So the shell and IOPub channels here wait in one-second slices.
-A caller's own timeout is kept: only an endless wait changes. Measured on 07 in fast mode with
-nbconvert, alternating: 2 of 5 plain runs sat until their 240 s deadline; 0 of 5 through
-`SlicedPollKernelManager` (20-22 s each).
+arrived; it wakes only at its deadline, and with no cell timeout there is none, so a finished
+notebook (07's widget-panel cell) can hang a run for good. A poll with a deadline re-checks the
+socket when the deadline passes and finds the message (pyzmq polls once more without waiting),
+so the shell and IOPub channels here wait in one-second slices. A caller's own timeout is kept:
+only an endless wait changes.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from minilab import plots
+from minilab import plot_style, plots
 from minilab.history import PPOHistory, PretrainHistory, SFTHistory
 
 
@@ -95,7 +95,8 @@ def test_style_is_restored_after_each_figure():
 
 
 def test_no_cjk_font_falls_back_without_glyph_warnings(monkeypatch):
-    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    monkeypatch.setattr(plot_style, "cjk_font", lambda: None)      # the style's font list
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)           # tokens_strip's monospace list
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         fig = plots.tokens_strip(["中", "文"], title="中文")

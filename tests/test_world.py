@@ -1,7 +1,6 @@
 """The synthetic world: deterministic, consistent, and its gold reward orders answers as a person would."""
 import hashlib
 import re
-import time
 
 import pytest
 
@@ -32,10 +31,8 @@ def test_same_seed_same_bytes_different_seed_differs(world, corpus):
     assert make_world(0) is world          # cached per seed
 
 
-def test_generation_is_fast_and_corpus_has_the_stated_size():
-    start = time.perf_counter()
-    docs = World(3).documents()
-    assert time.perf_counter() - start < 5.0
+def test_corpus_has_the_stated_size():
+    docs = World(3).documents()                 # how long this takes: scripts/bench_world.py
     size_mb = len("<|endoftext|>".join(docs).encode()) / 1e6
     assert 2.0 <= size_mb <= 4.0, size_mb
     assert len(docs) > 5000

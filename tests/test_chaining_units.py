@@ -1,0 +1,101 @@
+"""The pipeline's preference data and the bundle build, with the models and the training replaced by tiny fakes:
+what is checked is the chaining (what each stage gets, what is saved, in which order), not the learning."""
+import copy
+
+import pytest
+import torch
+
+from minilab import bundle, pipeline
+from minilab.chat import Sample
+from minilab.checkpoint import load_checkpoint
+from minilab.config import GPTConfig
+from minilab.history import PretrainHistory, SFTHistory
+from minilab.model import GPT
+from minilab.reward import RewardModel, load_reward_model
+from minilab.tokenizer import CharTokenizer
+
+FAKE_REPLIES = ["fake reply A", "fake reply B", "fake reply C", "fake reply D"]
+
+
+def fake_sampler(model, tok, prompts, seed=0, **kwargs):
+    """Four distinct replies to each prompt (sample_pairs asks for each prompt four times in a row)."""
+    return [Sample(p, FAKE_REPLIES[(i + seed) % 4], True, [], []) for i, p in enumerate(prompts)]
+
+
+def test_preference_data_is_variant_pairs_then_sample_pairs(world, monkeypatch):
+    monkeypatch.setattr(pipeline, "sample_responses", fake_sampler)
+    train, val = pipeline.preference_data(None, None, world, seed=3, n_variant_pairs=16, n_sample_prompts=8)
+    # train: 16 hand-made pairs, then 2 pairs of samples for each of 8 prompts; held-out: an eighth of each
+    assert len(train) == 16 + 8 * 2 and len(val) == 2 + 1 * 2
+    for pairs, n_variants, split in ((train, 16, "train"), (val, 2, "test")):
+        prompts = {q.prompt for q in world.questions(split)}
+        assert all(p.prompt in prompts for p in pairs)
+        assert not any(p.chosen.text in FAKE_REPLIES for p in pairs[:n_variants])
+        assert all({p.chosen.text, p.rejected.text} <= set(FAKE_REPLIES) for p in pairs[n_variants:])
+    assert len({p.prompt for p in train[16:]}) == 8
+    assert pipeline.preference_data(None, None, world, seed=3, n_variant_pairs=16, n_sample_prompts=8) == (train, val)
+    assert pipeline.preference_data(None, None, world, seed=4, n_variant_pairs=16, n_sample_prompts=8) != (train, val)
+
+
+def tiny_gpt(tok) -> GPT:
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8, dropout=0.0))
+
+
+def same_weights(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.fixture
+def tiny_stages(monkeypatch):
+    """Every stage of the bundle replaced by one that returns at once; `calls` records what each stage got."""
+    calls = {}
+
+    def train_base(world, tok, size, max_iters, seed, lr, batch_size, progress):
+        calls["base"] = dict(size=size, max_iters=max_iters, seed=seed, lr=lr, batch_size=batch_size)
+        return tiny_gpt(tok), PretrainHistory(val_loss=[2.5])
+
+    def train_sft_model(model, tok, world, max_iters, seed, progress):
+        calls["sft"] = dict(model=copy.deepcopy(model), max_iters=max_iters)
+        with torch.no_grad():
+            model.wte.weight.add_(1.0)                         # SFT changes the weights
+        return model, SFTHistory(loss=[1.0], gold=[0.1, 0.3], well_formed=[0.2, 0.9])
+
+    def train_rm(sft_model, tok, world, max_iters, seed, progress):
+        calls["rm"] = dict(model=copy.deepcopy(sft_model), max_iters=max_iters)
+        rm = RewardModel(copy.deepcopy(sft_model))
+        rm.reward_mean.fill_(0.5)
+        return rm, None, {"accuracy": 0.75}
+
+    monkeypatch.setattr(bundle, "build_tokenizer", lambda world: CharTokenizer.train("a tiny corpus"))
+    monkeypatch.setattr(bundle, "budget", lambda size: dict(pretrain=2, sft=3, rm=4, pretrain_batch=5, lr=1e-3))
+    monkeypatch.setattr(bundle, "train_base", train_base)
+    monkeypatch.setattr(bundle, "train_sft_model", train_sft_model)
+    monkeypatch.setattr(bundle, "train_rm", train_rm)
+    return calls
+
+
+def test_bundle_build_chains_the_stages_and_saves_each(tmp_path, tiny_stages):
+    figures = bundle.build(sizes=("nano",), seed=7, out=tmp_path, progress=False)
+    assert list(figures) == ["base-nano", "sft-nano", "rm-nano"]
+    assert tiny_stages["base"] == dict(size="nano", max_iters=2, seed=7, lr=1e-3, batch_size=5)
+    base, _, base_meta = load_checkpoint(tmp_path / "base-nano")
+    sft_model, _, sft_meta = load_checkpoint(tmp_path / "sft-nano")
+    rm, _, rm_meta = load_reward_model(tmp_path / "rm-nano")
+    assert same_weights(tiny_stages["sft"]["model"], base)         # SFT starts from the base model
+    assert same_weights(tiny_stages["rm"]["model"], sft_model)     # the reward model from the SFT model
+    assert not same_weights(base, sft_model)
+    assert rm.reward_mean.item() == 0.5
+    assert (base_meta["stage"], base_meta["seed"], base_meta["figures"]["val_loss"]) == ("base", 7, 2.5)
+    assert sft_meta["figures"] | {"seconds": 0} == {"loss": 1.0, "gold": 0.3, "well_formed": 0.9, "gold_base": 0.1,
+                                                    "well_formed_base": 0.2, "iters": 3, "seconds": 0}
+    assert rm_meta["figures"]["accuracy"] == 0.75 and rm_meta["figures"]["iters"] == 4
+
+
+def test_bundle_build_of_one_stage_starts_from_the_saved_one_before(tmp_path, tiny_stages):
+    bundle.build(sizes=("nano",), out=tmp_path, progress=False)
+    saved_sft, _, _ = load_checkpoint(tmp_path / "sft-nano")
+    tiny_stages.clear()
+    figures = bundle.build(sizes=("nano",), out=tmp_path, stages=("rm",), progress=False)
+    assert list(figures) == ["rm-nano"] and list(tiny_stages) == ["rm"]
+    assert same_weights(tiny_stages["rm"]["model"], saved_sft)
