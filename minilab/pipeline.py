@@ -21,7 +21,7 @@ import time
 from minilab import preferences
 from minilab.chat import evaluate_model, sample_responses
 from minilab.checkpoint import load_checkpoint
-from minilab.config import SIZES
+from minilab.config import SIZES, VOCAB_SIZE
 from minilab.pretrain import PretrainConfig, pretrain, train_val_split
 from minilab.ppo import PPOConfig, train_ppo
 from minilab.reward import (RewardConfig, evaluate_reward_model, load_reward_model, normalize, reward_fn,
@@ -30,7 +30,6 @@ from minilab.sft import SFTConfig, sft
 from minilab.tokenizer import BPETokenizer
 from minilab.world import make_world
 
-VOCAB_SIZE = 512
 # Training budgets per size (optimizer steps), chosen so each stage learns its lesson on 2 CPU cores.
 BUDGETS = {
     "nano":  dict(pretrain=1500, sft=400, rm=600, ppo=20, pretrain_batch=32, lr=3e-3),

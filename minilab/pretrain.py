@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from minilab.config import SIZES, SPECIAL_TOKENS, GPTConfig, size_config
+from minilab.config import SIZES, SPECIAL_TOKENS, VOCAB_SIZE, GPTConfig, size_config
 from minilab.history import PretrainHistory
 from minilab.model import GPT, count_params, flops_per_token
 from minilab.optim import (SEED_MAX, LastGood, TrainingInterrupted, check_choice, check_device, check_float, check_int,
@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", help="UTF-8 text file to train on (default: the synthetic world's corpus)")
     p.add_argument("--world-seed", type=int, default=0, help="seed of the synthetic world (without --text)")
     p.add_argument("--tokenizer", choices=["char", "bpe"], default="bpe", help="character-level or byte-level BPE")
-    p.add_argument("--vocab-size", type=int, default=512, help="BPE vocabulary size")
+    p.add_argument("--vocab-size", type=int, default=VOCAB_SIZE, help="BPE vocabulary size")
     p.add_argument("--size", default=d.size, help=f"model size preset: {', '.join(SIZES)}")
     for name in ("n_layer", "n_head", "n_embd"):
         p.add_argument("--" + name.replace("_", "-"), type=int, help=f"{name} (overrides --size)")

@@ -115,6 +115,7 @@ class QA:
 
 
 SPLITS = ("train", "test")
+SUMS_ZH_SHARE = 0.15      # share of the sum questions asked in Chinese
 QUESTION_SPLITS = ("train", "heldout", "test")
 
 
@@ -225,7 +226,7 @@ class World:
         asked["test"] = [ab for ab in asked["test"] if ab not in set(asked["train"])]   # never in SFT
         for split, pairs in asked.items():
             for a, b in pairs:
-                lang = "zh" if rng.random() < 0.15 else "en"
+                lang = "zh" if rng.random() < SUMS_ZH_SHARE else "en"
                 tmpl = rng.choice(QUESTION_TEMPLATES[lang]["add"])
                 self._questions[split].append(self._qa_for(tmpl.format(a=a, b=b), f"{a} + {b}", "add",
                                                            str(a + b), True, lang))
