@@ -73,15 +73,20 @@ def train_sft_model(model, tok, world, max_iters: int, seed: int = 0, progress: 
     return sft(cfg, model, tok, world.sft_conversations(), world=world, eval_prompts=prompts, progress=progress)
 
 
+def sample_replies(model, tok, prompts: list[str], per_prompt: int, seed: int) -> dict[str, list]:
+    """`per_prompt` sampled replies to each prompt, as {prompt: [preferences.Response, ...]}."""
+    replies: dict[str, list] = {}
+    for s in sample_responses(model, tok, [p for p in prompts for _ in range(per_prompt)], seed=seed):
+        replies.setdefault(s.prompt, []).append(preferences.Response(s.response, s.ended))
+    return replies
+
+
 def sample_pairs(model, tok, world, questions, n_prompts: int, per_prompt: int = 4, seed: int = 0):
     """Preference pairs over the model's own replies (as InstructGPT did): sample `per_prompt`
     replies to each of `n_prompts` questions and let the annotator panel compare them."""
     rng = random.Random(seed)
     prompts = [q.prompt for q in rng.sample(questions, min(n_prompts, len(questions)))]
-    samples = sample_responses(model, tok, [p for p in prompts for _ in range(per_prompt)], seed=seed)
-    replies: dict[str, list] = {}
-    for s in samples:
-        replies.setdefault(s.prompt, []).append(preferences.Response(s.response, s.ended))
+    replies = sample_replies(model, tok, prompts, per_prompt, seed)
     return preferences.pairs_from_samples(world, prompts, replies, seed=seed, pairs_per_prompt=per_prompt // 2)
 
 
@@ -103,10 +108,7 @@ def ranked_preference_data(sft_model, tok, world, seed: int = 0, k: int = 4, n_v
     panel = preferences.PANEL
 
     def ranked(questions, seed_):
-        samples = sample_responses(sft_model, tok, [q.prompt for q in questions for _ in range(k)], seed=seed_)
-        replies: dict[str, list] = {}
-        for s in samples:
-            replies.setdefault(s.prompt, []).append(preferences.Response(s.response, s.ended))
+        replies = sample_replies(sft_model, tok, [q.prompt for q in questions], k, seed_)
         return preferences.ranked_pairs(world, replies, panel, seed=seed_)
 
     train = ranked(world.questions("train"), seed) + preferences.make_pairs(
