@@ -203,14 +203,26 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
         # 2. score the replies; replies that never end are penalised
         ended = torch.tensor([s.ended for s in samples], dtype=torch.float)
         with torch.no_grad():
-            ro.scores = reward_fn(samples).float() - cfg.missing_end_penalty * (1.0 - ended)
+            scored = reward_fn(samples).float()          # (B,), or (B, R'): a reward per reply token
+        token_scores = None
+        if scored.dim() == 2:
+            token_scores = torch.zeros_like(ro.mask)
+            width = min(scored.shape[1], token_scores.shape[1])
+            token_scores[:, :width] = scored[:, :width] * ro.mask[:, :width]
+            scored = token_scores.sum(1)
+        ro.scores = scored - cfg.missing_end_penalty * (1.0 - ended)
         t2 = time.perf_counter()
 
         # 3. per-token KL penalty, and the score at the last token of each reply
+        #    (a per-token reward function's rewards at their own tokens, the end penalty at the last)
         ro.kl = kl_penalty(ro.logprobs, ro.ref_logprobs, cfg.kl_estimator) * ro.mask     # (B, R)
         ro.rewards = -beta * ro.kl
         last = (ro.mask.sum(1).long() - 1).clamp(min=0)                                  # (B,)
-        ro.rewards[torch.arange(len(samples)), last] += ro.scores
+        if token_scores is None:
+            ro.rewards[torch.arange(len(samples)), last] += ro.scores
+        else:
+            ro.rewards += token_scores
+            ro.rewards[torch.arange(len(samples)), last] -= cfg.missing_end_penalty * (1.0 - ended)
 
         # 4. advantages with GAE(γ, λ), whitened over the batch
         ro.advantages, ro.returns = gae(ro.rewards, ro.values, ro.mask, cfg.gamma, cfg.lam)

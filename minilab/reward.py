@@ -4,6 +4,19 @@ Design (InstructGPT, Ouyang et al. 2022, §3.5; Stiennon et al. 2020):
 - Backbone: the SFT model's transformer, initialised from its weights, so the reward model starts
   out knowing the world as well as the policy does. Head: a linear layer on the residual stream
   at the *last token* of the sequence (the `<|end|>` of a finished reply, else its last token).
+- Likelihood term (`reference=`): a tiny model knows a fact as a next-token prediction ("Ada
+  lives in" -> "Rosby"), and a head that reads one position does not get that knowledge out: on
+  the SFT policy's own replies a head-only reward model ranks right above wrong 0.55-0.66 of the
+  time, while the SFT model's own log-likelihood of the reply ranks them 0.84 (nano) and 0.92
+  (micro). So the reward model can also read how likely the frozen SFT model it started from
+  finds the reply, with a learned weight:
+      raw(x, y) = head(h_last) + w * sum_t [log p_ref(y_t | x, y_<t) + H_t]
+  where H_t is the entropy of p_ref at that place: adding it makes the term average 0 over the
+  reference's own replies, whatever their length (the plain log-likelihood falls with every
+  token, and a policy optimised against it learns to stop answering: "Lara Ren。").
+  Both the head and w are trained on the preferences; p_ref stays frozen (it is the knowledge,
+  the head learns what the labelers like on top of it). DPO's implied reward, beta * log
+  pi/pi_ref, is the same idea taken further (notebook 11).
 - Loss: Bradley–Terry, -log σ(r_chosen - r_rejected) (`losses.bradley_terry_loss`); when a
   pair was labelled by a whole panel, its vote share is a soft label
   (`losses.soft_bradley_terry_loss`, equal to the former for a unanimous vote). Only
@@ -45,34 +58,96 @@ class RewardConfig:
     beta2: float = 0.95          # AdamW β2
     grad_clip: float = 1.0       # clip the gradient norm to this
     clear_margin: float = 0.5    # a held-out pair is "clear" when |gold(chosen) - gold(rejected)| >= this
+    loglik_weight: float = 0.25  # starting weight w of the likelihood term (a reply's term spans ~10 nats)
     seed: int = 0                # data order
 
     def __post_init__(self):
         check_optimizer_knobs(self)                     # max_iters, lr, min_lr, betas, ...
         check_int(self, "batch_size", 1)
         check_float(self, "clear_margin", ge=0)
+        check_float(self, "loglik_weight", ge=0)
         check_int(self, "seed", 0, SEED_MAX)
 
 
 class RewardModel(nn.Module):
-    """GPT backbone + scalar head read at the last token; reward = (raw - mean) / std."""
+    """GPT backbone + scalar head read at the last token (+ w * the reply's log-likelihood under a
+    frozen reference model, when one is given); reward = (raw - mean) / std.
 
-    def __init__(self, backbone: GPT):
+    reference: the frozen model whose log-likelihood of the reply is read (the SFT model the
+    backbone starts from); reply_start_id: the token after which the reply begins (<|assistant|>)."""
+
+    def __init__(self, backbone: GPT, reference: GPT | None = None, reply_start_id: int | None = None,
+                 loglik_weight: float = 1.0):
         super().__init__()
+        if (reference is None) != (reply_start_id is None):
+            raise ValueError("RewardModel: give both reference and reply_start_id (the <|assistant|> id), or neither")
+        if reference is not None and reference.config.vocab_size != backbone.config.vocab_size:
+            raise ValueError(f"RewardModel: the reference's vocabulary ({reference.config.vocab_size}) differs "
+                             f"from the backbone's ({backbone.config.vocab_size}); both must share one tokenizer")
         self.backbone = backbone
         self.config = backbone.config
         self.head = scalar_head(backbone.config.n_embd)
         self.register_buffer("reward_mean", torch.zeros(()))
         self.register_buffer("reward_std", torch.ones(()))
+        self.reference = reference
+        if reference is not None:
+            reference.requires_grad_(False).eval()
+            self.loglik_weight = nn.Parameter(torch.tensor(float(loglik_weight)))   # learned with the head
+            self.register_buffer("reply_start_id", torch.tensor(int(reply_start_id)))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.reference is not None:
+            self.reference.eval()                                    # frozen: never dropout
+        return self
 
     def raw(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Unnormalised rewards. idx (B, T) right-padded, lengths (B,) -> (B,)"""
         _, hidden = self.backbone(idx, return_hidden=True)                 # (B, T, C)
         last = hidden[torch.arange(idx.shape[0]), lengths - 1]             # (B, C): the last real token
-        return self.head(last).squeeze(-1)                                 # (B,)
+        reward = self.head(last).squeeze(-1)                               # (B,)
+        if self.reference is not None:
+            reward = reward + self.loglik_weight * self.reply_loglik(idx, lengths)
+        return reward
+
+    @torch.no_grad()
+    def token_surprise(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """log p_ref(token) + H(p_ref) at each reply token (0 elsewhere): how much likelier the token
+        is than the reference expected at that place. Its mean over the reference's own samples is 0,
+        so a reply earns nothing for being short or long, only for being likelier (a confident,
+        known answer) or less likely (a wrong value, garbage) than usual.
+        (B, T), (B,) -> (B, T), position t holding the term of token t."""
+        B, T = idx.shape
+        logp = torch.log_softmax(self.reference(idx)[:, :-1].float(), dim=-1)       # (B, T-1, V): predicts t+1
+        taken = logp.gather(-1, idx[:, 1:, None]).squeeze(-1)                        # (B, T-1)
+        entropy = -(logp.exp() * logp).sum(-1)                                       # (B, T-1)
+        pos = torch.arange(1, T)[None, :]                                            # position of each scored token
+        start = torch.where(idx == self.reply_start_id, torch.arange(T)[None, :], -1).max(1).values[:, None]
+        in_reply = (pos > start) & (pos < lengths[:, None]) & (start >= 0)
+        out = torch.zeros(B, T)
+        out[:, 1:] = (taken + entropy) * in_reply
+        return out
+
+    def reply_loglik(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The likelihood term's sum over the reply: sum_t [log p_ref(y_t) + H_t].   -> (B,)"""
+        return self.token_surprise(idx, lengths).sum(1)
 
     def forward(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return (self.raw(idx, lengths) - self.reward_mean) / self.reward_std
+
+    @torch.no_grad()
+    def token_rewards(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The normalised reward spread over the positions it comes from: w * log p_ref(token) / std
+        at each reply token, and (head - mean) / std added at the last token. Rows sum to forward().
+        (B, T), (B,) -> (B, T), position t holding the reward for token t."""
+        B, T = idx.shape
+        out = torch.zeros(B, T)
+        _, hidden = self.backbone(idx, return_hidden=True)
+        out[torch.arange(B), lengths - 1] = (self.head(hidden[torch.arange(B), lengths - 1]).squeeze(-1)
+                                             - self.reward_mean) / self.reward_std
+        if self.reference is not None:
+            out += self.loglik_weight / self.reward_std * self.token_surprise(idx, lengths)
+        return out
 
 
 class ValueModel(nn.Module):
@@ -135,11 +210,15 @@ def _pair_tensors(tok, pairs, block_size):
     return idx, lengths, len(pairs)
 
 
-def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=None, progress: bool = True):
-    """Train a reward model on preference pairs (each with .prompt, .chosen, .rejected). Returns (rm, history)."""
+def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=None, progress: bool = True,
+                       reference: GPT | None = None):
+    """Train a reward model on preference pairs (each with .prompt, .chosen, .rejected). Returns (rm, history).
+    reference: a frozen model whose log-likelihood of the reply the reward model reads with a
+    learned weight (see the module docstring); None: the head alone."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    rm = RewardModel(backbone)
+    rm = RewardModel(backbone, reference, tok.special_id("<|assistant|>") if reference is not None else None,
+                     loglik_weight=cfg.loglik_weight)
     rm.train()
     optimizer = make_optimizer(rm, cfg)
     history = RewardHistory()
@@ -200,31 +279,66 @@ def evaluate_reward_model(rm: RewardModel, tok, world, pairs, clear_margin: floa
     }
 
 
-def reward_fn(rm: RewardModel, tok):
+def reward_fn(rm: RewardModel, tok, per_token: bool = False):
     """The reward function PPO calls: samples (chat.Sample) -> normalised reward-model scores (B,).
     It scores the sampled token ids themselves: decoding and re-encoding a reply can give other
-    tokens (a sampled byte piece that is not valid UTF-8 decodes to U+FFFD)."""
+    tokens (a sampled byte piece that is not valid UTF-8 decodes to U+FFFD).
+    per_token: return (B, R) instead, the reward of each sampled reply token (`token_rewards`,
+    right-padded with 0); each row sums to the score. PPO then credits the likelihood term to the
+    token that earned it instead of to the whole reply."""
     pad_id = tok.special_id("<|pad|>")
 
     def fn(samples):
-        return score_ids(rm, [s.prompt_ids + s.response_ids for s in samples], pad_id)
+        seqs = [s.prompt_ids + s.response_ids for s in samples]
+        if not per_token:
+            return score_ids(rm, seqs, pad_id)
+        rm.eval()
+        R = max(1, max(len(s.response_ids) for s in samples))
+        out = torch.zeros(len(samples), R)
+        for start in range(0, len(seqs), 256):
+            chunk = seqs[start:start + 256]
+            idx, lengths = pad_batch(chunk, pad_id, rm.config.block_size)
+            rewards = rm.token_rewards(idx, lengths)
+            for b, s in enumerate(samples[start:start + 256]):
+                n, L = len(s.response_ids), int(lengths[b])
+                if n:
+                    out[start + b, :n] = rewards[b, L - n:L]
+                else:                                   # an empty reply: its whole score at position 0
+                    out[start + b, 0] = rewards[b, :L].sum()
+        return out
     return fn
 
 
 def reward_model_tensors(rm: RewardModel) -> dict:
-    """The reward model's own tensors (head and normalisation), saved beside the backbone's weights."""
-    return {"head.weight": rm.head.weight, "head.bias": rm.head.bias,
-            "reward_mean": rm.reward_mean, "reward_std": rm.reward_std}
+    """The reward model's own tensors (head, normalisation, and the likelihood term's weight, start
+    token and frozen reference model), saved beside the backbone's weights."""
+    tensors = {"head.weight": rm.head.weight, "head.bias": rm.head.bias,
+               "reward_mean": rm.reward_mean, "reward_std": rm.reward_std}
+    if rm.reference is not None:
+        tensors.update({"loglik_weight": rm.loglik_weight, "reply_start_id": rm.reply_start_id,
+                        **{f"reference.{k}": v for k, v in rm.reference.state_dict().items()}})
+    return tensors
 
 
 def load_reward_model(name_or_path):
     """(rm, tokenizer, meta) from a checkpoint saved with reward_model_tensors (e.g. bundled "rm-nano")."""
     backbone, tok, meta = load_checkpoint(name_or_path)
     extra = meta.pop("extra_tensors", {})
-    if meta.get("kind") != "reward_model" or set(extra) != set(reward_model_tensors(RewardModel(backbone))):
+    reference = None
+    if "loglik_weight" in extra:
+        reference = GPT(copy.deepcopy(backbone.config))
+        wanted = set(reference.state_dict())
+        given = {k.removeprefix("reference."): v for k, v in extra.items() if k.startswith("reference.")}
+        if set(given) != wanted:
+            raise ValueError(f"{name_or_path}: the reward model's reference weights do not match its config "
+                             f"(missing {sorted(wanted - set(given))[:3]}, unexpected {sorted(set(given) - wanted)[:3]})")
+        reference.load_state_dict(given)
+    rm = RewardModel(backbone, reference,
+                     int(extra["reply_start_id"]) if reference is not None and "reply_start_id" in extra else
+                     (tok.special_id("<|assistant|>") if reference is not None else None))
+    if meta.get("kind") != "reward_model" or set(extra) != set(reward_model_tensors(rm)):
         raise ValueError(f"{name_or_path}: not a reward-model checkpoint (kind={meta.get('kind')!r}, "
-                         f"extra tensors {sorted(extra)}); reward models are saved as kind 'reward_model'")
-    rm = RewardModel(backbone)
-    rm.load_state_dict({**rm.state_dict(), **extra})
+                         f"extra tensors {sorted(extra)[:8]}); reward models are saved as kind 'reward_model'")
+    rm.load_state_dict({**rm.state_dict(), **{k: v for k, v in extra.items() if not k.startswith("reference.")}})
     rm.eval()
     return rm, tok, meta

@@ -12,7 +12,8 @@ from minilab.optim import TrainingDiverged
 from minilab.ppo import PPOConfig, pack, reply_logits, train_ppo
 from minilab.checkpoint import save_checkpoint
 from minilab.preferences import Pair, Response
-from minilab.reward import (RewardConfig, RewardModel, encode_reply, load_reward_model, reward_model_tensors, score,
+from minilab.tokenizer import render_prompt
+from minilab.reward import (RewardConfig, RewardModel, encode_reply, load_reward_model, reward_fn, reward_model_tensors, score,
                             train_reward_model)
 from minilab.sft import SFTConfig, build_dataset, make_batch, sft
 from minilab.tokenizer import CharTokenizer
@@ -117,6 +118,48 @@ def test_reward_model_checkpoint_round_trip(tok, tmp_path):
         load_reward_model(tmp_path / "gpt")
 
 
+def test_reward_model_likelihood_term_is_the_reference_surprise_of_the_reply(tok):
+    ref = tiny_gpt(tok, seed=1)
+    rm = RewardModel(tiny_gpt(tok), ref, tok.special_id("<|assistant|>"))     # head at 0, weight 1
+    prompt, reply = "Ada?", "Ada lives in Velm."
+    seq = encode_reply(tok, prompt, reply, True)
+    n_prompt = len(render_prompt(tok, prompt))
+    with torch.no_grad():
+        logp = torch.log_softmax(ref(torch.tensor([seq]))[0], -1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    # each reply token (and <|end|>): its log-prob plus the entropy of the distribution it was drawn from
+    by_hand = sum(logp[t - 1, seq[t]].item() + entropy[t - 1].item() for t in range(n_prompt, len(seq)))
+    padded = torch.tensor([seq + [0, 0], seq + [9, 9]])
+    r = rm.raw(padded, torch.tensor([len(seq), len(seq)]))
+    assert r[0].item() == pytest.approx(by_hand, abs=1e-4) and r[1].item() == pytest.approx(by_hand, abs=1e-4)
+    # the reference is frozen and stays in eval mode; only the head and the weight learn
+    rm.train()
+    assert not ref.training and all(not p.requires_grad for p in ref.parameters())
+    assert {n for n, p in rm.named_parameters() if p.requires_grad and not n.startswith("backbone.")} == \
+        {"head.weight", "head.bias", "loglik_weight"}
+    with pytest.raises(ValueError, match="both reference and reply_start_id"):
+        RewardModel(tiny_gpt(tok), ref)
+
+
+def test_reward_model_with_likelihood_checkpoint_round_trip(tok, tmp_path):
+    rm = RewardModel(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok.special_id("<|assistant|>"))
+    torch.nn.init.normal_(rm.head.weight)
+    with torch.no_grad():
+        rm.loglik_weight.fill_(0.7)
+    save_checkpoint(tmp_path / "rm", rm.backbone, tok, {"kind": "reward_model"}, extra_tensors=reward_model_tensors(rm))
+    rm2, _, _ = load_reward_model(tmp_path / "rm")
+    args = (["Ada?", "Bo?"], ["Ada lives in Velm.", "I don't"], [True, False])
+    torch.testing.assert_close(score(rm, tok, *args), score(rm2, tok, *args))
+    assert rm2.loglik_weight.item() == pytest.approx(0.7)
+    # a reference with a missing tensor is named, not loaded half-way
+    from safetensors.torch import load_file, save_file
+    tensors = load_file(str(tmp_path / "rm" / "model.safetensors"))
+    tensors.pop(next(k for k in tensors if k.startswith("extra.reference.")))
+    save_file(tensors, str(tmp_path / "rm" / "model.safetensors"))
+    with pytest.raises(ValueError, match="reference weights do not match its config"):
+        load_reward_model(tmp_path / "rm")
+
+
 # ---------------------------------------------------------------- PPO
 
 def test_ppo_config_validation():
@@ -160,6 +203,49 @@ def test_ppo_rewards_a_token_and_kl_stays_zero_at_start(tok):
     assert history["score"][-1] > history["score"][0] + 1.0, history["score"]
     assert history["kl"][-1] > 0
     assert all(math.isnan(g) for g in history["gold"])   # no world given: no gold reward
+
+
+def test_ppo_per_token_rewards_credit_each_token(tok):
+    """A per-token reward (B, R) is summed into the score; put all of it on the last token and PPO runs
+    exactly as with the scalar; spread over the tokens, the same totals train differently (credit moves)."""
+    a_id = tok.encode("a")[0]
+
+    def scalar(samples):
+        return torch.tensor([float(s.response_ids.count(a_id)) for s in samples])
+
+    def at_last(samples):
+        out = torch.zeros(len(samples), 8)
+        for b, s in enumerate(samples):
+            out[b, max(0, len(s.response_ids) - 1)] = s.response_ids.count(a_id)
+        return out
+
+    def per_token(samples):
+        out = torch.zeros(len(samples), 8)
+        for b, s in enumerate(samples):
+            out[b, :len(s.response_ids)] = torch.tensor([float(t == a_id) for t in s.response_ids])
+        return out
+
+    cfg = PPOConfig(iters=3, batch_size=8, minibatches=2, max_new_tokens=8, lr=3e-3, beta=0.01, missing_end_penalty=0.5)
+    runs = {name: train_ppo(cfg, tiny_gpt(tok, block_size=64), tok, ["Ada?", "Bo?"], fn, progress=False)[1]
+            for name, fn in (("scalar", scalar), ("at_last", at_last), ("per_token", per_token))}
+    assert runs["at_last"]["score"] == pytest.approx(runs["scalar"]["score"], abs=1e-5)
+    assert runs["at_last"]["kl"] == pytest.approx(runs["scalar"]["kl"], abs=1e-5)
+    assert runs["per_token"]["score"][0] == pytest.approx(runs["scalar"]["score"][0], abs=1e-5)   # same samples, same totals
+    assert runs["per_token"]["kl"][1] != pytest.approx(runs["scalar"]["kl"][1], abs=1e-6)         # other credit, other update
+
+
+def test_reward_fn_per_token_rows_sum_to_the_score(tok):
+    rm = RewardModel(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok.special_id("<|assistant|>"))
+    torch.nn.init.normal_(rm.head.weight)
+    rm.reward_mean.fill_(0.5)
+    rm.reward_std.fill_(2.0)
+    samples = sample_responses(tiny_gpt(tok, seed=2), tok, ["Ada?", "Bo?", "What is 2 + 3?"], max_new_tokens=10, seed=0)
+    total = reward_fn(rm, tok)(samples)
+    dense = reward_fn(rm, tok, per_token=True)(samples)
+    assert dense.shape == (3, max(len(s.response_ids) for s in samples))
+    torch.testing.assert_close(dense.sum(1), total, atol=1e-4, rtol=1e-4)
+    for b, s in enumerate(samples):                      # nothing past a reply's own tokens
+        assert (dense[b, len(s.response_ids):] == 0).all()
 
 
 def test_ppo_stops_cleanly_on_non_finite_loss(tok):
