@@ -2,8 +2,9 @@
 them again (`minilab checkpoints --rebuild`, or `make checkpoints`: 25 minutes or so on a laptop).
 
 For each size the notebooks use, from the world seed and the project's own code:
-base-SIZE (pretrained), sft-SIZE (supervised fine-tuned), rm-SIZE (reward model). All sizes share
-one tokenizer, trained on the world corpus. Beside each checkpoint's weights, its config.json
+base-SIZE (pretrained), sft-SIZE (supervised fine-tuned), rm-SIZE (reward model: the annotators
+compare the replies of sft-nano up to sft-SIZE, so rm-micro also judges the nano policy on its own
+replies). All sizes share one tokenizer, trained on the world corpus. Beside each checkpoint's weights, its config.json
 records the model config, the git commit, the training figures and the command that made it;
 the listing shows them.
 
@@ -67,6 +68,10 @@ def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress:
     world = make_world(seed)
     tok = build_tokenizer(world)
     figures = {}
+    sft_models = {}           # the annotators of rm-SIZE compare the replies of every SFT model up to SIZE
+    for size in SIZES_BUNDLED[:max(SIZES_BUNDLED.index(s) for s in sizes) + 1] if "rm" in stages else ():
+        if size not in sizes and (out / f"sft-{size}" / CONFIG).is_file():
+            sft_models[size] = load_checkpoint(out / f"sft-{size}")[0]
     for size in sizes:
         b = budget(size)
         if "base" in stages:
@@ -89,10 +94,13 @@ def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress:
             figures[f"sft-{size}"] = fig
         else:
             sft_model, tok, _ = load_checkpoint(out / f"sft-{size}")
+        sft_models[size] = sft_model
 
         if "rm" in stages:
             t = time.perf_counter()
-            rm, _, rm_fig = train_rm(sft_model, tok, world, b["rm"], seed, progress)
+            policies = [sft_models[s] for s in SIZES_BUNDLED if s in sft_models and
+                        SIZES_BUNDLED.index(s) <= SIZES_BUNDLED.index(size)]
+            rm, _, rm_fig = train_rm(sft_model, tok, world, b["rm"], seed, progress, policies=policies)
             fig = {**rm_fig, "iters": b["rm"], "seconds": round(time.perf_counter() - t, 1)}
             save_checkpoint(out / f"rm-{size}", rm.backbone, tok,
                             {**common, "kind": "reward_model", "stage": "reward_model", "size": size, "figures": fig},

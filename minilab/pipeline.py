@@ -24,8 +24,8 @@ from minilab.checkpoint import load_checkpoint
 from minilab.config import SIZES, VOCAB_SIZE
 from minilab.pretrain import PretrainConfig, pretrain, train_val_split
 from minilab.ppo import PPOConfig, train_ppo
-from minilab.reward import (RewardConfig, evaluate_reward_model, load_reward_model, normalize, reward_fn,
-                            train_reward_model)
+from minilab.reward import (RewardConfig, ValueModel, evaluate_reward_model, load_reward_model, normalize,
+                            reward_fn, train_reward_model)
 from minilab.sft import SFTConfig, sft
 from minilab.tokenizer import BPETokenizer
 from minilab.world import make_world
@@ -33,7 +33,7 @@ from minilab.world import make_world
 # Training budgets per size (optimizer steps), chosen so each stage learns its lesson on 2 CPU cores.
 BUDGETS = {
     "nano":  dict(pretrain=1500, sft=400, rm=600, ppo=20, pretrain_batch=32, lr=3e-3),
-    "micro": dict(pretrain=1200, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=2e-3),
+    "micro": dict(pretrain=1200, sft=400, rm=600, ppo=20, pretrain_batch=32, lr=2e-3),
     "mini":  dict(pretrain=2500, sft=400, rm=300, ppo=20, pretrain_batch=32, lr=1.5e-3),
 }
 FAST_SCALE = 0.25   # fast mode (CI): a quarter of each budget
@@ -100,16 +100,22 @@ def preference_data(sft_model, tok, world, seed: int = 0, n_variant_pairs: int =
     return train, val
 
 
-def ranked_preference_data(sft_model, tok, world, seed: int = 0, k: int = 4, n_variant_pairs: int = 4000):
+def ranked_preference_data(sft_model, tok, world, seed: int = 0, k: int = 4, n_variant_pairs: int = 4000,
+                           policies: list | None = None):
     """Training and held-out pairs as InstructGPT collected them: K replies of the SFT model to every
     training prompt, all K(K-1)/2 pairs, each voted on by the whole annotator panel (a soft label),
     plus hand-made answers whose style and correctness vary independently (`crossed_variants`).
-    Held-out pairs: K replies to every held-out prompt, labelled the same way."""
+    Held-out pairs: K replies to every held-out prompt, labelled the same way.
+    policies: the models whose replies are compared (default: [sft_model]); K replies from each."""
     panel = preferences.PANEL
+    policies = policies or [sft_model]
 
     def ranked(questions, seed_):
-        replies = sample_replies(sft_model, tok, [q.prompt for q in questions], k, seed_)
-        return preferences.ranked_pairs(world, replies, panel, seed=seed_)
+        pairs = []
+        for i, policy in enumerate(policies):
+            replies = sample_replies(policy, tok, [q.prompt for q in questions], k, seed_ + 1000 * i)
+            pairs += preferences.ranked_pairs(world, replies, panel, seed=seed_ + 1000 * i)
+        return pairs
 
     train = ranked(world.questions("train"), seed) + preferences.make_pairs(
         world, world.questions("train") + world.unknown_questions("train"), panel, n_pairs=n_variant_pairs,
@@ -117,42 +123,62 @@ def ranked_preference_data(sft_model, tok, world, seed: int = 0, k: int = 4, n_v
     return train, ranked(world.questions("heldout"), seed + 1)
 
 
-def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: bool = True, ranked: bool = True):
+def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: bool = True, ranked: bool = True,
+             likelihood: bool = True, policies: list | None = None):
     """Stage 4: annotators compare replies; a reward model learns their preferences.
     `ranked`: the data of `ranked_preference_data` (else `preference_data`, one annotator per pair).
-    Returns (rm, history, figures), the figures measured on held-out pairs."""
-    data = ranked_preference_data if ranked else preference_data
-    pairs, val_pairs = data(sft_model, tok, world, seed)
+    `likelihood`: the reward model also reads the frozen SFT model's log-likelihood of the reply
+    (reward.RewardModel); False: the head alone. `policies`: whose replies the annotators compare
+    (default: the SFT model's own). Returns (rm, history, figures), the figures measured on held-out pairs."""
+    if ranked:
+        pairs, val_pairs = ranked_preference_data(sft_model, tok, world, seed, policies=policies)
+    else:
+        pairs, val_pairs = preference_data(sft_model, tok, world, seed)
+    reference = copy.deepcopy(sft_model) if likelihood else None
     rm, history = train_reward_model(RewardConfig(max_iters=max_iters, seed=seed), copy.deepcopy(sft_model), tok,
-                                     pairs, progress=progress)
-    # normalise on the SFT model's own replies: PPO starts from there
+                                     pairs, progress=progress, reference=reference)
+    # normalise on the replies of the policy PPO starts from
     train_prompts = [q.prompt for q in world.questions("train")[:NORMALIZE_PROMPTS]]
-    samples = sample_responses(sft_model, tok, train_prompts, seed=seed)
+    samples = sample_responses((policies or [sft_model])[0], tok, train_prompts, seed=seed)
     normalize(rm, tok, [s.prompt for s in samples], [s.response for s in samples], [s.ended for s in samples])
     figures = evaluate_reward_model(rm, tok, world, val_pairs)
     return rm, history, figures
 
 
-def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress: bool = True, callback=None):
+def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress: bool = True, callback=None,
+                             value_from_rm: bool = False):
     """Stage 5: PPO on the world's training questions, scored by the reward model `rm`, with the KL penalty
-    to `sft_model` (left unchanged: the policy starts as a copy). Returns (policy, history)."""
+    to `sft_model` (left unchanged: the policy starts as a copy). A reward model with a likelihood
+    term has it credited token by token (`reward_fn(per_token=True)`). value_from_rm: the value
+    network is a copy of the reward model (`reward.ValueModel`, InstructGPT), else a linear head on
+    the policy. Returns (policy, history)."""
     prompts = [q.prompt for q in world.questions("train")]
-    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok), world=world,
-                     progress=progress, callback=callback)
+    per_token = getattr(rm, "reference", None) is not None
+    critic = ValueModel(rm) if value_from_rm else None
+    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok, per_token=per_token), world=world,
+                     progress=progress, callback=callback, critic=critic)
+
+
+# The recipe that makes gold rise (notebook 07): the micro reward model, whose likelihood term knows
+# the facts, judging the policy; 256 replies per iteration; the value network started from the reward
+# model. run_ppo(**RLHF_RECIPE) uses it; without it run_ppo keeps the reward model of the policy's size.
+RLHF_RECIPE = {"rm_size": "micro", "batch_size": 256, "epochs": 2, "lr": 1e-4, "value_from_rm": True}
 
 
 def run_ppo(beta: float = 0.05, clip_eps: float = 0.2, size: str = "nano", iters: int = 30, seed: int = 0,
-            progress: bool = True, callback=None, **knobs):
-    """PPO from the bundled SFT and reward-model checkpoints of `size`: the function the notebook's
-    sliders drive (β, clip ε, model size). Any other PPOConfig field can be passed as a keyword.
-    Returns (policy, tokenizer, history)."""
+            progress: bool = True, callback=None, rm_size: str | None = None, value_from_rm: bool = False, **knobs):
+    """PPO from the bundled SFT checkpoint of `size`, scored by the bundled reward model of `rm_size`
+    (default: the same size): the function the notebooks' sliders drive (β, clip ε, model size).
+    Any other PPOConfig field can be passed as a keyword. Returns (policy, tokenizer, history)."""
     cfg = PPOConfig(beta=beta, clip_eps=clip_eps, iters=iters, seed=seed, **knobs)   # bad knobs fail here, first
-    if size not in SIZES:
-        raise ValueError(f"unknown model size {size!r}; allowed: {', '.join(SIZES)}")
+    rm_size = size if rm_size is None else rm_size
+    for name, value in (("size", size), ("rm_size", rm_size)):
+        if value not in SIZES:
+            raise ValueError(f"unknown model {name} {value!r}; allowed: {', '.join(SIZES)}")
     sft_model, tok, meta = load_checkpoint(f"sft-{size}")
-    rm, _, _ = load_reward_model(f"rm-{size}")
+    rm, _, _ = load_reward_model(f"rm-{rm_size}")
     world = make_world(meta.get("seed", 0))       # the world the checkpoints were trained in
-    policy, history = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress, callback)
+    policy, history = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress, callback, value_from_rm)
     return policy, tok, history
 
 

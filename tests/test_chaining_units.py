@@ -61,8 +61,9 @@ def tiny_stages(monkeypatch):
             model.wte.weight.add_(1.0)                         # SFT changes the weights
         return model, SFTHistory(loss=[1.0], gold=[0.1, 0.3], well_formed=[0.2, 0.9])
 
-    def train_rm(sft_model, tok, world, max_iters, seed, progress):
-        calls["rm"] = dict(model=copy.deepcopy(sft_model), max_iters=max_iters)
+    def train_rm(sft_model, tok, world, max_iters, seed, progress, policies):
+        calls["rm"] = dict(model=copy.deepcopy(sft_model), max_iters=max_iters, policies=policies)
+        calls.setdefault("rm_policies", []).append([copy.deepcopy(p) for p in policies])
         rm = RewardModel(copy.deepcopy(sft_model))
         rm.reward_mean.fill_(0.5)
         return rm, None, {"accuracy": 0.75}
@@ -97,5 +98,18 @@ def test_bundle_build_of_one_stage_starts_from_the_saved_one_before(tmp_path, ti
     saved_sft, _, _ = load_checkpoint(tmp_path / "sft-nano")
     tiny_stages.clear()
     figures = bundle.build(sizes=("nano",), out=tmp_path, stages=("rm",), progress=False)
-    assert list(figures) == ["rm-nano"] and list(tiny_stages) == ["rm"]
+    assert list(figures) == ["rm-nano"] and set(tiny_stages) == {"rm", "rm_policies"}
     assert same_weights(tiny_stages["rm"]["model"], saved_sft)
+
+
+def test_bundle_reward_model_of_a_size_compares_the_replies_of_every_smaller_sft_model(tmp_path, tiny_stages):
+    bundle.build(sizes=("nano", "micro"), out=tmp_path, progress=False)
+    nano_sft, _, _ = load_checkpoint(tmp_path / "sft-nano")
+    micro_sft, _, _ = load_checkpoint(tmp_path / "sft-micro")
+    rm_nano, rm_micro = tiny_stages["rm_policies"]
+    assert len(rm_nano) == 1 and same_weights(rm_nano[0], nano_sft)
+    assert len(rm_micro) == 2 and same_weights(rm_micro[0], nano_sft) and same_weights(rm_micro[1], micro_sft)
+    tiny_stages.clear()                       # rebuilding rm-micro alone loads sft-nano from disk
+    bundle.build(sizes=("micro",), out=tmp_path, stages=("rm",), progress=False)
+    (policies,) = tiny_stages["rm_policies"]
+    assert len(policies) == 2 and same_weights(policies[0], nano_sft) and same_weights(policies[1], micro_sft)
