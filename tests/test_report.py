@@ -271,4 +271,4 @@ def test_ppo_notebook_beta_sweep_fast(tmp_path):
     assert "minilab-sweep-plot" in page
     for beta in ("0.02", "0.2"):
         metrics = read_metrics(nbformat.read(tmp_path / f"{notebook.stem}-beta_{beta}.ipynb", as_version=4))
-        assert {"gold_reward", "kl"} <= set(metrics), f"07 must publish gold_reward and kl; it published {metrics}"
+        assert {"gold_sft", "gold_ppo", "kl"} <= set(metrics), f"07 must publish gold_sft, gold_ppo and kl; it published {metrics}"
