@@ -153,7 +153,7 @@ def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress
     network is a copy of the reward model (`reward.ValueModel`, InstructGPT), else a linear head on
     the policy. Returns (policy, history)."""
     prompts = [q.prompt for q in world.questions("train")]
-    per_token = getattr(rm, "reference", None) is not None
+    per_token = rm.reference is not None
     critic = ValueModel(rm) if value_from_rm else None
     return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok, per_token=per_token), world=world,
                      progress=progress, callback=callback, critic=critic)

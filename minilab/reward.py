@@ -70,11 +70,11 @@ class RewardConfig:
 
 
 class RewardModel(nn.Module):
-    """GPT backbone + scalar head read at the last token (+ w * the reply's log-likelihood under a
-    frozen reference model, when one is given); reward = (raw - mean) / std.
+    """GPT backbone + scalar head read at the last token (+ w * the frozen reference model's surprise
+    at the reply, sum_t [log p_ref + H_t], when one is given); reward = (raw - mean) / std.
 
-    reference: the frozen model whose log-likelihood of the reply is read (the SFT model the
-    backbone starts from); reply_start_id: the token after which the reply begins (<|assistant|>)."""
+    reference: the frozen model whose surprise at the reply is read (the SFT model the backbone
+    starts from); reply_start_id: the token after which the reply begins (<|assistant|>)."""
 
     def __init__(self, backbone: GPT, reference: GPT | None = None, reply_start_id: int | None = None,
                  loglik_weight: float = 1.0):
@@ -103,12 +103,16 @@ class RewardModel(nn.Module):
 
     def raw(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Unnormalised rewards. idx (B, T) right-padded, lengths (B,) -> (B,)"""
-        _, hidden = self.backbone(idx, return_hidden=True)                 # (B, T, C)
-        last = hidden[torch.arange(idx.shape[0]), lengths - 1]             # (B, C): the last real token
-        reward = self.head(last).squeeze(-1)                               # (B,)
+        reward = self.head_reward(idx, lengths)                            # (B,)
         if self.reference is not None:
             reward = reward + self.loglik_weight * self.reply_loglik(idx, lengths)
         return reward
+
+    def head_reward(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The head's part of the raw reward, read at each row's last real token.   -> (B,)"""
+        _, hidden = self.backbone(idx, return_hidden=True)                 # (B, T, C)
+        last = hidden[torch.arange(idx.shape[0]), lengths - 1]             # (B, C): the last real token
+        return self.head(last).squeeze(-1)
 
     @torch.no_grad()
     def token_surprise(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -137,14 +141,12 @@ class RewardModel(nn.Module):
 
     @torch.no_grad()
     def token_rewards(self, idx: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The normalised reward spread over the positions it comes from: w * log p_ref(token) / std
+        """The normalised reward spread over the positions it comes from: w * (log p_ref + H) / std
         at each reply token, and (head - mean) / std added at the last token. Rows sum to forward().
         (B, T), (B,) -> (B, T), position t holding the reward for token t."""
         B, T = idx.shape
         out = torch.zeros(B, T)
-        _, hidden = self.backbone(idx, return_hidden=True)
-        out[torch.arange(B), lengths - 1] = (self.head(hidden[torch.arange(B), lengths - 1]).squeeze(-1)
-                                             - self.reward_mean) / self.reward_std
+        out[torch.arange(B), lengths - 1] = (self.head_reward(idx, lengths) - self.reward_mean) / self.reward_std
         if self.reference is not None:
             out += self.loglik_weight / self.reward_std * self.token_surprise(idx, lengths)
         return out
@@ -213,8 +215,8 @@ def _pair_tensors(tok, pairs, block_size):
 def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=None, progress: bool = True,
                        reference: GPT | None = None):
     """Train a reward model on preference pairs (each with .prompt, .chosen, .rejected). Returns (rm, history).
-    reference: a frozen model whose log-likelihood of the reply the reward model reads with a
-    learned weight (see the module docstring); None: the head alone."""
+    reference: a frozen model whose surprise at the reply the reward model reads with a learned
+    weight (see the module docstring); None: the head alone."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     rm = RewardModel(backbone, reference, tok.special_id("<|assistant|>") if reference is not None else None,
@@ -333,9 +335,8 @@ def load_reward_model(name_or_path):
             raise ValueError(f"{name_or_path}: the reward model's reference weights do not match its config "
                              f"(missing {sorted(wanted - set(given))[:3]}, unexpected {sorted(set(given) - wanted)[:3]})")
         reference.load_state_dict(given)
-    rm = RewardModel(backbone, reference,
-                     int(extra["reply_start_id"]) if reference is not None and "reply_start_id" in extra else
-                     (tok.special_id("<|assistant|>") if reference is not None else None))
+    start_id = int(extra.get("reply_start_id", tok.special_id("<|assistant|>"))) if reference is not None else None
+    rm = RewardModel(backbone, reference, start_id)
     if meta.get("kind") != "reward_model" or set(extra) != set(reward_model_tensors(rm)):
         raise ValueError(f"{name_or_path}: not a reward-model checkpoint (kind={meta.get('kind')!r}, "
                          f"extra tensors {sorted(extra)[:8]}); reward models are saved as kind 'reward_model'")
