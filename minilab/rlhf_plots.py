@@ -15,7 +15,7 @@ from matplotlib.ticker import PercentFormatter
 
 from minilab.gold import OUTCOMES
 from minilab.history import PPOHistory
-from minilab.plot_style import PALETTE, _color, _np, _runs, _subplots, _twin
+from minilab.plot_style import PALETTE, _color, _np, _runs, _subplots
 from minilab.plot_style import figure as _figure
 
 OUTCOME_COLORS = dict(zip(OUTCOMES, ["#2e7d32", "#8bc98e", "#bdbdbd", "#ffb74d", "#d32f2f"]))   # gold.OUTCOMES
@@ -29,56 +29,57 @@ def _smooth(v: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(v, kernel, "same") / np.convolve(np.ones_like(v), kernel, "same")
 
 
-_PPO_PANELS = [("kl", "KL(π ‖ π_ref)", "nats per reply"), ("clipfrac", "clip fraction", "share of tokens"),
+_PPO_PANELS = [("score", "proxy score", "reward model (normalised)"), ("gold", "gold reward", "gold (its own units)"),
+               ("kl", "KL(π ‖ π_ref)", "nats per reply"), ("clipfrac", "clip fraction", "share of tokens"),
                ("entropy", "policy entropy", "nats per token"), ("length", "reply length", "tokens"),
-               ("value_loss", "value function", "value loss (solid)")]
+               ("value_loss", "value loss", "clipped squared error"),
+               ("explained_var", "value function", "explained variance of returns")]
 
 
 @_figure
 def ppo_dashboard(history: PPOHistory | dict, title: str | None = None):
-    """2×3 panels against PPO iteration; one history or {label: history} to overlay runs."""
+    """2×4 panels against PPO iteration; one history or {label: history} to overlay runs.
+    The proxy score and the gold reward get panels of their own: they are in different units."""
     runs = _runs(history)
     solo = len(runs) == 1
-    fig, axes = _subplots(2, 3, figsize=(9, 5.5), title=title, sharex=True)
+    fig, axes = _subplots(2, 4, figsize=(11, 5.2), title=title, sharex=True)
     axes = axes.ravel()
-    explained = _twin(axes[5])
     for i, (label, h) in enumerate(runs.items()):
         color = PALETTE["ppo"] if solo else _color(label, i)
-        axes[0].plot(h.iter, h.score, color=PALETTE["proxy"] if solo else color,
-                     label="proxy score (reward model)" if solo else label)
-        axes[0].plot(h.iter, h.gold, "--", color=PALETTE["gold"] if solo else color,
-                     label="gold reward" if solo else None)
-        for ax, (key, _, _) in zip(axes[1:], _PPO_PANELS):
-            ax.plot(h.iter, getattr(h, key), color=color, label=label)
-        explained.plot(h.iter, h.explained_var, ":", color=color)
-    axes[0].set(title="reward", ylabel="reward" if solo else "proxy (solid), gold (dashed)")
-    axes[0].legend()
-    for ax, (_, name, unit) in zip(axes[1:], _PPO_PANELS):
+        for ax, (key, _, _) in zip(axes, _PPO_PANELS):
+            line_color = PALETTE[{"score": "proxy", "gold": "gold"}[key]] if solo and key in ("score", "gold") else color
+            ax.plot(h.iter, getattr(h, key), color=line_color, label=label)
+    for ax, (_, name, unit) in zip(axes, _PPO_PANELS):
         ax.set(title=name, ylabel=unit)
-    explained.set_ylabel("explained variance (dotted)")
-    for ax in axes[3:]:
+    if not solo:
+        axes[0].legend()
+    for ax in axes[4:]:
         ax.set_xlabel("PPO iteration")
     return fig
 
 
 @_figure
 def hacking_plot(history: PPOHistory, title: str | None = None, smooth: int | None = None):
-    """Proxy score and gold reward vs √KL (Gao et al. 2022): the proxy keeps rising while gold peaks."""
-    fig, ax = _subplots(figsize=(6, 3.5))
+    """Proxy score (top) and gold reward (bottom) vs √KL (Gao et al. 2022), one axis each: they are in
+    different units. The proxy keeps rising while gold peaks; the star marks the gold peak."""
+    fig, axes = _subplots(2, 1, figsize=(6, 5), title=title or "proxy vs gold as the policy drifts", sharex=True)
     window = smooth or max(1, len(history.kl) // 10)
     root_kl = _smooth(np.sqrt(np.clip(_np(history.kl), 0, None)), window)   # the k1 estimate can dip below 0
-    for key, name in (("score", "proxy score (reward model)"), ("gold", "gold reward")):
+    for ax, key, name in ((axes[0], "score", "proxy score (reward model)"), (axes[1], "gold", "gold reward")):
         color, raw = PALETTE["proxy" if key == "score" else "gold"], _np(getattr(history, key))
         ax.plot(root_kl, raw, ".", color=color, alpha=0.25, ms=4)
-        ax.plot(root_kl, _smooth(raw, window), color=color, label=name)
+        ax.plot(root_kl, _smooth(raw, window), color=color, label=f"{name}, running mean of {window}")
+        ax.set(ylabel=name.split(" (")[0])
     gold = _smooth(_np(history.gold), window)
     if np.isfinite(gold).any():
         peak = int(np.nanargmax(gold))
-        ax.axvline(root_kl[peak], ls=":", color=PALETTE["gold"])
-        ax.plot(root_kl[peak], gold[peak], "*", ms=13, color=PALETTE["gold"],
-                label=f"gold peak (iteration {history.iter[peak]}, √KL = {root_kl[peak]:.2f})")
-    ax.set(xlabel="√KL per reply (√nats)", ylabel="reward", title=title or "proxy vs gold as the policy drifts")
-    ax.legend()
+        for ax in axes:
+            ax.axvline(root_kl[peak], ls=":", color=PALETTE["gold"])
+        axes[1].plot(root_kl[peak], gold[peak], "*", ms=13, color=PALETTE["gold"],
+                     label=f"gold peak (iteration {history.iter[peak]}, √KL = {root_kl[peak]:.2f})")
+    axes[1].set(xlabel="√KL per reply (√nats)")
+    for ax in axes:
+        ax.legend()
     return fig
 
 

@@ -123,17 +123,18 @@ def test_size_bars_and_scaling_and_skill():
 
 
 def test_ppo_dashboard_one_line_per_run_per_panel():
-    fig = drawn(plots.ppo_dashboard(ppo_history()), 7)                    # 2×3 + explained-variance twin
-    assert len(fig.axes[0].lines) == 2 and all(len(ax.lines) == 1 for ax in fig.axes[1:])
+    fig = drawn(plots.ppo_dashboard(ppo_history()), 8)                    # 2×4: proxy and gold apart
+    assert all(len(ax.lines) == 1 for ax in fig.axes)
+    assert "proxy" in fig.axes[0].get_title() and "gold" in fig.axes[1].get_title()
     runs = {"β=0.02": ppo_history(), "β=0.2": ppo_history(shift=0.5), "PPO": ppo_history(8)}
-    fig = drawn(plots.ppo_dashboard(runs, title="β sweep"), 7)
-    assert len(fig.axes[0].lines) == 6 and all(len(ax.lines) == 3 for ax in fig.axes[1:])
+    fig = drawn(plots.ppo_dashboard(runs, title="β sweep"), 8)
+    assert all(len(ax.lines) == 3 for ax in fig.axes)
     assert fig.axes[1].lines[2].get_color() == plots.PALETTE["ppo"]     # stage names keep their colour
 
 
 def test_hacking_and_frontier():
-    fig = drawn(plots.hacking_plot(ppo_history(30)), 1)
-    assert any("gold peak" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    fig = drawn(plots.hacking_plot(ppo_history(30)), 2)                  # proxy and gold on axes of their own
+    assert any("gold peak" in t.get_text() for t in fig.axes[1].get_legend().get_texts())
     points = [{"beta": b, "kl": 1 / b, "gold": 1 - b, "score": 2 / b} for b in (0.02, 0.1, 0.5)]
     fig = drawn(plots.frontier_plot(points), 1)
     assert {t.get_text() for t in fig.axes[0].texts} == {"β=0.02", "β=0.1", "β=0.5"}
