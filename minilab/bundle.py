@@ -4,7 +4,8 @@ them again (`minilab checkpoints --rebuild`, or `make checkpoints`: 25 minutes o
 For each size the notebooks use, from the world seed and the project's own code:
 base-SIZE (pretrained), sft-SIZE (supervised fine-tuned), rm-SIZE (reward model: the annotators
 compare the replies of sft-nano up to sft-SIZE, so rm-micro also judges the nano policy on its own
-replies). All sizes share one tokenizer, trained on the world corpus. Beside each checkpoint's weights, its config.json
+replies). And ppo-nano: sft-nano after PPO with notebook 07's recipe (pipeline.RLHF_RECIPE, rm-micro
+as the judge), so notebook 00 can show base -> SFT -> RLHF from the bundle in seconds. All sizes share one tokenizer, trained on the world corpus. Beside each checkpoint's weights, its config.json
 records the model config, the git commit, the training figures and the command that made it;
 the listing shows them.
 
@@ -24,12 +25,15 @@ from pathlib import Path
 from minilab.checkpoint import (CONFIG, check_target, check_writable, data_dir, git_commit, load_checkpoint,
                                 save_checkpoint)
 from minilab.optim import SEED_MAX
-from minilab.pipeline import BUDGETS, budget, build_tokenizer, train_base, train_rm, train_sft_model
+from minilab.pipeline import (BUDGETS, RLHF_RECIPE, budget, build_tokenizer, evaluate_model, run_ppo, train_base,
+                              train_rm, train_sft_model)
 from minilab.reward import reward_model_tensors
 from minilab.world import make_world
 
 SIZES_BUNDLED = ("nano", "micro")
-STAGES = ("base", "sft", "rm")   # in order: each starts from the one before
+STAGES = ("base", "sft", "rm", "ppo")   # in order: each starts from the one before
+PPO_SIZES = ("nano",)                   # the policies bundled after PPO (ppo-SIZE), judged by rm-micro
+PPO_BUNDLED = {"beta": 0.05, "iters": 20, **RLHF_RECIPE}   # notebook 07's default run
 
 
 def _names(option: str, text: str, allowed) -> tuple[str, ...]:
@@ -54,6 +58,10 @@ def check_plan(sizes, stages, out: Path) -> None:
             elif not (target / CONFIG).is_file():
                 raise FileNotFoundError(f"no checkpoint {target} to start from; rebuild it too "
                                         f"(--stages {','.join(STAGES[STAGES.index(stage):last + 1])})")
+    judge = out / f"rm-{RLHF_RECIPE['rm_size']}"
+    if "ppo" in stages and not ("rm" in stages and RLHF_RECIPE["rm_size"] in sizes) and not (judge / CONFIG).is_file():
+        raise FileNotFoundError(f"no checkpoint {judge} to judge PPO with; rebuild it too "
+                                f"(--sizes {RLHF_RECIPE['rm_size']} --stages rm)")
 
 
 def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress: bool = True) -> dict:
@@ -107,6 +115,21 @@ def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress:
                             extra_tensors=reward_model_tensors(rm))
             figures[f"rm-{size}"] = fig
         print(size, figures, flush=True)
+
+    for size in (s for s in sizes if s in PPO_SIZES and "ppo" in stages):
+        t = time.perf_counter()
+        knobs = {k: v for k, v in PPO_BUNDLED.items() if k != "rm_size"}
+        policy, _, history = run_ppo(size=size, seed=seed, progress=progress, rm_size=RLHF_RECIPE["rm_size"],
+                                     checkpoints=out, **knobs)
+        sft_model = load_checkpoint(out / f"sft-{size}")[0]
+        heldout = [q.prompt for q in world.questions("heldout")]
+        fig = {"gold": evaluate_model(policy, tok, world, heldout, seed=seed)[0]["gold"],
+               "gold_sft": evaluate_model(sft_model, tok, world, heldout, seed=seed)[0]["gold"],
+               "kl": history.kl[-1], "judge": f"rm-{RLHF_RECIPE['rm_size']}", **{k: v for k, v in PPO_BUNDLED.items()},
+               "seconds": round(time.perf_counter() - t, 1)}
+        save_checkpoint(out / f"ppo-{size}", policy, tok, {**common, "stage": "ppo", "size": size, "figures": fig})
+        figures[f"ppo-{size}"] = fig
+        print(f"ppo-{size}", fig, flush=True)
     return figures
 
 

@@ -114,6 +114,7 @@ RULES: dict[str, Rule] = {
                           f"{MIN_VOCAB_SIZE - 256} special tokens + at least 1 merge)"),
     "seed":        stated(lambda v: is_integer(v) and v >= 0, "random seed: an integer >= 0"),
     "fast":        stated(lambda v: isinstance(v, bool), "fast mode for tests and CI: True or False"),
+    "recompute":   stated(lambda v: isinstance(v, bool), "run stored experiments again: True or False"),
     "iters":       _positive_int("iterations"),
     "epochs":      _positive_int("epochs"),
     "batch_size":  _positive_int("batch size"),

@@ -17,6 +17,7 @@ import copy
 import json
 import random
 import time
+from pathlib import Path
 
 from minilab import preferences
 from minilab.chat import evaluate_model, sample_responses
@@ -146,16 +147,18 @@ def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: boo
 
 
 def ppo_against_reward_model(cfg: PPOConfig, sft_model, rm, tok, world, progress: bool = True, callback=None,
-                             value_from_rm: bool = False):
+                             value_from_rm: bool = False, policy=None):
     """Stage 5: PPO on the world's training questions, scored by the reward model `rm`, with the KL penalty
     to `sft_model` (left unchanged: the policy starts as a copy). A reward model with a likelihood
     term has it credited token by token (`reward_fn(per_token=True)`). value_from_rm: the value
     network is a copy of the reward model (`reward.ValueModel`, InstructGPT), else a linear head on
-    the policy. Returns (policy, history)."""
+    the policy. policy: the copy of sft_model to train in place (default: a fresh one), for a
+    callback that evaluates it along the way. Returns (policy, history)."""
     prompts = [q.prompt for q in world.questions("train")]
     per_token = rm.reference is not None
     critic = ValueModel(rm) if value_from_rm else None
-    return train_ppo(cfg, copy.deepcopy(sft_model), tok, prompts, reward_fn(rm, tok, per_token=per_token), world=world,
+    policy = copy.deepcopy(sft_model) if policy is None else policy
+    return train_ppo(cfg, policy, tok, prompts, reward_fn(rm, tok, per_token=per_token), world=world,
                      progress=progress, callback=callback, critic=critic)
 
 
@@ -166,17 +169,20 @@ RLHF_RECIPE = {"rm_size": "micro", "batch_size": 256, "epochs": 2, "lr": 1e-4, "
 
 
 def run_ppo(beta: float = 0.05, clip_eps: float = 0.2, size: str = "nano", iters: int = 30, seed: int = 0,
-            progress: bool = True, callback=None, rm_size: str | None = None, value_from_rm: bool = False, **knobs):
+            progress: bool = True, callback=None, rm_size: str | None = None, value_from_rm: bool = False,
+            checkpoints=None, **knobs):
     """PPO from the bundled SFT checkpoint of `size`, scored by the bundled reward model of `rm_size`
     (default: the same size): the function the notebooks' sliders drive (β, clip ε, model size).
+    checkpoints: a folder to load sft-SIZE and rm-SIZE from instead of the bundle.
     Any other PPOConfig field can be passed as a keyword. Returns (policy, tokenizer, history)."""
     cfg = PPOConfig(beta=beta, clip_eps=clip_eps, iters=iters, seed=seed, **knobs)   # bad knobs fail here, first
     rm_size = size if rm_size is None else rm_size
     for name, value in (("size", size), ("rm_size", rm_size)):
         if value not in SIZES:
             raise ValueError(f"unknown model {name} {value!r}; allowed: {', '.join(SIZES)}")
-    sft_model, tok, meta = load_checkpoint(f"sft-{size}")
-    rm, _, _ = load_reward_model(f"rm-{rm_size}")
+    where = (lambda name: name) if checkpoints is None else (lambda name: Path(checkpoints).expanduser() / name)
+    sft_model, tok, meta = load_checkpoint(where(f"sft-{size}"))
+    rm, _, _ = load_reward_model(where(f"rm-{rm_size}"))
     world = make_world(meta.get("seed", 0))       # the world the checkpoints were trained in
     policy, history = ppo_against_reward_model(cfg, sft_model, rm, tok, world, progress, callback, value_from_rm)
     return policy, tok, history

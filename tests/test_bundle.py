@@ -58,8 +58,8 @@ BAD = [
     (["--rebuild", "--sizes", "giant"], ["--sizes 'giant': unknown 'giant'", "allowed: nano, micro, mini"]),
     (["--rebuild", "--sizes", "nano,giant"], ["unknown 'giant'", "allowed: nano, micro, mini"]),
     (["--rebuild", "--sizes", ""], ["--sizes '': unknown ''", "allowed: nano, micro, mini"]),
-    (["--rebuild", "--stages", "foo"], ["--stages 'foo': unknown 'foo'", "allowed: base, sft, rm"]),
-    (["--rebuild", "--stages", "sft,ppo"], ["unknown 'ppo'", "allowed: base, sft, rm"]),
+    (["--rebuild", "--stages", "foo"], ["--stages 'foo': unknown 'foo'", "allowed: base, sft, rm, ppo"]),
+    (["--rebuild", "--stages", "sft,dpo"], ["unknown 'dpo'", "allowed: base, sft, rm, ppo"]),
     (["--rebuild", "--seed", "-1"], ["--seed must be an integer in [0, 4294967295], got -1"]),
     (["--sizes", "giant"], ["unknown 'giant'", "allowed: nano, micro, mini"]),
     (["--sizes", "nano"], ["--sizes, --stages and --seed choose what --rebuild trains", "lists every checkpoint"]),
@@ -110,6 +110,14 @@ def test_a_missing_starting_checkpoint_is_refused_before_training(tmp_path, caps
     code, _, err = run(capsys, "--rebuild", "--sizes", "nano", "--stages", "rm", "--out", str(tmp_path))
     assert code == 2 and err.count("\n") == 1
     assert f"no checkpoint {tmp_path / 'base-nano'} to start from" in err and "--stages base,sft,rm" in err
+
+
+def test_ppo_needs_the_judge_before_training(tmp_path, capsys, never_train):
+    for stage in ("base", "sft", "rm"):
+        fake_checkpoint(tmp_path / f"{stage}-nano", stage=stage, size="nano")
+    code, _, err = run(capsys, "--rebuild", "--sizes", "nano", "--stages", "ppo", "--out", str(tmp_path))
+    assert code == 2 and f"no checkpoint {tmp_path / 'rm-micro'} to judge PPO with" in err
+    assert "--sizes micro --stages rm" in err
 
 
 def test_a_valid_plan_gets_to_training(tmp_path, capsys, never_train):

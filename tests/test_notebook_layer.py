@@ -14,8 +14,8 @@ def test_validate_parameters():
     good = dict(beta=0.0, clip_eps=0.2, size="nano", seed=0, fast=False, max_iters=10, lr=3e-4)
     assert validate_parameters(good) is good                          # names without a rule (lr) pass
     with pytest.raises(ValueError) as error:
-        validate_parameters(dict(beta=-1, clip_eps=1.0, size="huge", seed=1.5, fast="yes", iters=0))
-    for name in ("beta=-1", "clip_eps=1.0", "size='huge'", "seed=1.5", "fast='yes'", "iters=0"):
+        validate_parameters(dict(beta=-1, clip_eps=1.0, size="huge", seed=1.5, fast="yes", iters=0, recompute=1))
+    for name in ("beta=-1", "clip_eps=1.0", "size='huge'", "seed=1.5", "fast='yes'", "iters=0", "recompute=1"):
         assert name in str(error.value)
     with pytest.raises(ValueError, match="clip_eps=0"):
         validate_parameters(dict(clip_eps=0))
