@@ -18,7 +18,7 @@ PORT   ?= 8888
 # pytest workers: 2 cores here; notebooks need --dist loadscope (one worker per notebook).
 WORKERS ?= 2
 
-.PHONY: lab test test-unit bench checkpoints pipeline clean setup lock
+.PHONY: lab test test-unit bench checkpoints hacking-runs pipeline clean setup lock
 
 setup: $(STAMP)
 
@@ -59,6 +59,11 @@ bench: $(STAMP)
 # about 25 minutes; `minilab checkpoints` alone lists them, with what made each
 checkpoints: $(STAMP)
 	$(PY) -m minilab checkpoints --rebuild
+
+# Notebook 08's stored runs (data/runs/hacking-nano.json): about 50 minutes on 2 cores. Run it after
+# `make checkpoints`: the file records the checkpoints it was computed from.
+hacking-runs: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m minilab.hacking
 
 pipeline: $(STAMP)
 	$(PY) -m minilab pipeline --size nano --seed 0

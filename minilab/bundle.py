@@ -34,6 +34,7 @@ SIZES_BUNDLED = ("nano", "micro")
 STAGES = ("base", "sft", "rm", "ppo")   # in order: each starts from the one before
 PPO_SIZES = ("nano",)                   # the policies bundled after PPO (ppo-SIZE), judged by rm-micro
 PPO_BUNDLED = {"beta": 0.05, "iters": 20, **RLHF_RECIPE}   # notebook 07's default run
+JUDGE = f"rm-{RLHF_RECIPE['rm_size']}"
 
 
 def _names(option: str, text: str, allowed) -> tuple[str, ...]:
@@ -58,16 +59,27 @@ def check_plan(sizes, stages, out: Path) -> None:
             elif not (target / CONFIG).is_file():
                 raise FileNotFoundError(f"no checkpoint {target} to start from; rebuild it too "
                                         f"(--stages {','.join(STAGES[STAGES.index(stage):last + 1])})")
-    judge = out / f"rm-{RLHF_RECIPE['rm_size']}"
-    if "ppo" in stages and not ("rm" in stages and RLHF_RECIPE["rm_size"] in sizes) and not (judge / CONFIG).is_file():
-        raise FileNotFoundError(f"no checkpoint {judge} to judge PPO with; rebuild it too "
+    if "ppo" in stages and not judge_ready(sizes, stages, out):
+        raise FileNotFoundError(f"no checkpoint {out / JUDGE} to judge PPO with; rebuild it too "
                                 f"(--sizes {RLHF_RECIPE['rm_size']} --stages rm)")
 
 
-def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=STAGES, progress: bool = True) -> dict:
-    """Train and save the checkpoints of `stages` for each size; a stage not rebuilt is loaded from `out`."""
+def judge_ready(sizes, stages, out: Path) -> bool:
+    """Whether rm-micro, PPO's judge, is there or is rebuilt before the ppo stage runs."""
+    return ("rm" in stages and RLHF_RECIPE["rm_size"] in sizes) or (out / JUDGE / CONFIG).is_file()
+
+
+def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=None, progress: bool = True) -> dict:
+    """Train and save the checkpoints of `stages` (default: all) for each size; a stage not rebuilt is
+    loaded from `out`. By default the ppo stage is skipped, with a note, when its judge (rm-micro) is
+    neither there nor rebuilt; asked for by name, that is an error."""
     out = Path(out).expanduser() if out else data_dir() / "checkpoints"
     sizes = _names("--sizes", ",".join(sizes), BUDGETS)
+    if stages is None:
+        stages = STAGES
+        if not judge_ready(sizes, stages, out):
+            stages = STAGES[:-1]
+            print(f"ppo-nano is not rebuilt: its judge {JUDGE} is neither in {out} nor among --sizes", flush=True)
     stages = _names("--stages", ",".join(stages), STAGES)
     if not (isinstance(seed, int) and 0 <= seed <= SEED_MAX):
         raise ValueError(f"--seed must be an integer in [0, {SEED_MAX}], got {seed!r}")
@@ -178,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="directory (default: data/checkpoints)")
     args = parser.parse_args(argv)
     sizes = _names("--sizes", ",".join(SIZES_BUNDLED) if args.sizes is None else args.sizes, BUDGETS)
-    stages = _names("--stages", ",".join(STAGES) if args.stages is None else args.stages, STAGES)
+    stages = None if args.stages is None else _names("--stages", args.stages, STAGES)
     out = Path(args.out).expanduser() if args.out else data_dir() / "checkpoints"
     if args.rebuild:
         build(sizes, 0 if args.seed is None else args.seed, out, stages)

@@ -1,6 +1,7 @@
 """The pipeline's preference data and the bundle build, with the models and the training replaced by tiny fakes:
 what is checked is the chaining (what each stage gets, what is saved, in which order), not the learning."""
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ from minilab import bundle, pipeline
 from minilab.chat import Sample
 from minilab.checkpoint import load_checkpoint
 from minilab.config import GPTConfig
-from minilab.history import PretrainHistory, SFTHistory
+from minilab.history import PPOHistory, PretrainHistory, SFTHistory
 from minilab.model import GPT
 from minilab.reward import RewardModel, load_reward_model
 from minilab.tokenizer import CharTokenizer
@@ -68,6 +69,15 @@ def tiny_stages(monkeypatch):
         rm.reward_mean.fill_(0.5)
         return rm, None, {"accuracy": 0.75}
 
+    def run_ppo(size, seed, progress, rm_size, checkpoints, **knobs):
+        sft_model, tok, _ = load_checkpoint(Path(checkpoints) / f"sft-{size}")
+        calls["ppo"] = dict(size=size, rm_size=rm_size, model=copy.deepcopy(sft_model), **knobs)
+        with torch.no_grad():
+            sft_model.wte.weight.add_(1.0)                     # PPO changes the weights
+        return sft_model, tok, PPOHistory(kl=[0.5])
+
+    monkeypatch.setattr(bundle, "run_ppo", run_ppo)
+    monkeypatch.setattr(bundle, "evaluate_model", lambda model, tok, world, prompts, seed: ({"gold": 0.25}, []))
     monkeypatch.setattr(bundle, "build_tokenizer", lambda world: CharTokenizer.train("a tiny corpus"))
     monkeypatch.setattr(bundle, "budget", lambda size: dict(pretrain=2, sft=3, rm=4, pretrain_batch=5, lr=1e-3))
     monkeypatch.setattr(bundle, "train_base", train_base)
@@ -103,7 +113,13 @@ def test_bundle_build_of_one_stage_starts_from_the_saved_one_before(tmp_path, ti
 
 
 def test_bundle_reward_model_of_a_size_compares_the_replies_of_every_smaller_sft_model(tmp_path, tiny_stages):
-    bundle.build(sizes=("nano", "micro"), out=tmp_path, progress=False)
+    figures = bundle.build(sizes=("nano", "micro"), out=tmp_path, progress=False)
+    assert list(figures)[-1] == "ppo-nano"                 # after rm-micro, its judge
+    ppo, _, ppo_meta = load_checkpoint(tmp_path / "ppo-nano")
+    assert same_weights(tiny_stages["ppo"]["model"], load_checkpoint(tmp_path / "sft-nano")[0])   # PPO starts from SFT
+    assert not same_weights(ppo, tiny_stages["ppo"]["model"])
+    assert tiny_stages["ppo"]["rm_size"] == "micro" and tiny_stages["ppo"]["batch_size"] == 256
+    assert (ppo_meta["stage"], ppo_meta["figures"]["judge"], ppo_meta["figures"]["kl"]) == ("ppo", "rm-micro", 0.5)
     nano_sft, _, _ = load_checkpoint(tmp_path / "sft-nano")
     micro_sft, _, _ = load_checkpoint(tmp_path / "sft-micro")
     rm_nano, rm_micro = tiny_stages["rm_policies"]

@@ -86,3 +86,16 @@ def test_reward_hacking_at_beta_zero_proxy_rises_while_gold_falls_from_its_peak(
     assert proxy[-1] > proxy.max() - 0.3, h["score"]
     assert gold[-1] < gold.max() - 0.5, h["gold"]
     assert h["kl"][-1] > 5.0        # far from the SFT model: nothing held it back
+
+
+def test_the_bundled_rlhf_model_beats_its_sft_model_on_held_out_gold(world):
+    """ppo-nano (notebook 07's recipe: rm-micro as the judge, β = 0.05, 20 iterations) against
+    sft-nano on all 398 held-out prompts: measured -0.27 -> -0.03 when it was built."""
+    prompts = [q.prompt for q in world.questions("heldout")]
+    sft_model, tok, _ = load_checkpoint("sft-nano")
+    ppo_model, _, meta = load_checkpoint("ppo-nano")
+    before, _ = evaluate_model(sft_model, tok, world, prompts)
+    after, _ = evaluate_model(ppo_model, tok, world, prompts)
+    assert after["gold"] >= before["gold"] + 0.15, (before, after)
+    assert after["well_formed"] >= before["well_formed"] - 0.02, (before, after)
+    assert meta["figures"]["gold"] == pytest.approx(after["gold"], abs=1e-6)   # what the bundle recorded
