@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from minilab import hacking
 
@@ -74,7 +75,11 @@ def stored():
 def test_the_stored_runs_match_the_code_and_checkpoints(stored):
     """The first two iterations of the long run, computed again now, are the stored ones: a change to
     PPO, the reward model, sampling or the checkpoints shows here before notebook 08 draws stale runs."""
-    again = hacking._ppo_job(hacking.HACKING, 0.0, 2, eval_every=2)     # held-out gold at iteration 0, then 2
+    threads = torch.get_num_threads()
+    try:
+        again = hacking._ppo_job(hacking.HACKING, 0.0, 2, eval_every=2)     # held-out gold at iteration 0, then 2
+    finally:
+        torch.set_num_threads(threads)                                     # the job runs on one thread, as stored
     for key in ("score", "gold", "kl", "entropy"):
         assert again["history"][key] == pytest.approx(stored["long"]["history"][key][:2], abs=1e-3), key
     assert again["eval"]["gold"][0] == pytest.approx(stored["long"]["eval"]["gold"][0], abs=1e-6)
