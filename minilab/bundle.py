@@ -5,7 +5,8 @@ For each size the notebooks use, from the world seed and the project's own code:
 base-SIZE (pretrained), sft-SIZE (supervised fine-tuned), rm-SIZE (reward model: the annotators
 compare the replies of sft-nano up to sft-SIZE, so rm-micro also judges the nano policy on its own
 replies). And ppo-nano: sft-nano after PPO with notebook 07's recipe (pipeline.RLHF_RECIPE, rm-micro
-as the judge), so notebook 00 can show base -> SFT -> RLHF from the bundle in seconds. All sizes share one tokenizer, trained on the world corpus. Beside each checkpoint's weights, its config.json
+as the judge), so notebook 00 can show base -> SFT -> RLHF from the bundle in seconds. All sizes share
+one tokenizer, trained on the world corpus. Beside each checkpoint's weights, its config.json
 records the model config, the git commit, the training figures and the command that made it;
 the listing shows them.
 
@@ -130,14 +131,12 @@ def build(sizes=SIZES_BUNDLED, seed: int = 0, out=None, stages=None, progress: b
 
     for size in (s for s in sizes if s in PPO_SIZES and "ppo" in stages):
         t = time.perf_counter()
-        knobs = {k: v for k, v in PPO_BUNDLED.items() if k != "rm_size"}
-        policy, _, history = run_ppo(size=size, seed=seed, progress=progress, rm_size=RLHF_RECIPE["rm_size"],
-                                     checkpoints=out, **knobs)
-        sft_model = load_checkpoint(out / f"sft-{size}")[0]
+        policy, _, history = run_ppo(size=size, seed=seed, progress=progress, checkpoints=out, **PPO_BUNDLED)
+        sft_model = sft_models[size]               # trained above, or loaded from `out`
         heldout = [q.prompt for q in world.questions("heldout")]
         fig = {"gold": evaluate_model(policy, tok, world, heldout, seed=seed)[0]["gold"],
                "gold_sft": evaluate_model(sft_model, tok, world, heldout, seed=seed)[0]["gold"],
-               "kl": history.kl[-1], "judge": f"rm-{RLHF_RECIPE['rm_size']}", **{k: v for k, v in PPO_BUNDLED.items()},
+               "kl": history.kl[-1], "judge": JUDGE, **PPO_BUNDLED,
                "seconds": round(time.perf_counter() - t, 1)}
         save_checkpoint(out / f"ppo-{size}", policy, tok, {**common, "stage": "ppo", "size": size, "figures": fig})
         figures[f"ppo-{size}"] = fig

@@ -69,7 +69,7 @@ def tiny_stages(monkeypatch):
         rm.reward_mean.fill_(0.5)
         return rm, None, {"accuracy": 0.75}
 
-    def run_ppo(size, seed, progress, rm_size, checkpoints, **knobs):
+    def run_ppo(size, seed, progress, checkpoints, rm_size, **knobs):
         sft_model, tok, _ = load_checkpoint(Path(checkpoints) / f"sft-{size}")
         calls["ppo"] = dict(size=size, rm_size=rm_size, model=copy.deepcopy(sft_model), **knobs)
         with torch.no_grad():
