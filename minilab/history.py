@@ -78,3 +78,19 @@ class PPOHistory(History):
     t_update: list[float] = field(default_factory=list)
     samples: list[list[tuple]] = field(default_factory=list)  # a few (prompt, reply, ended) per iteration
     config: dict = field(default_factory=dict)             # the PPOConfig of the run, as a dict
+
+
+@dataclass
+class DPOHistory(History):
+    iter: list[int] = field(default_factory=list)            # step (0-based)
+    loss: list[float] = field(default_factory=list)          # DPO loss of the step's batch
+    acc: list[float] = field(default_factory=list)           # share of the batch's pairs with r̂_chosen > r̂_rejected
+    margin: list[float] = field(default_factory=list)        # mean r̂_chosen - r̂_rejected of the batch
+    chosen_logratio: list[float] = field(default_factory=list)    # mean log π/π_ref of the chosen replies
+    rejected_logratio: list[float] = field(default_factory=list)  # ... and of the rejected ones
+    eval_iter: list[int] = field(default_factory=list)       # steps at which replies were sampled
+    gold: list[float] = field(default_factory=list)          # held-out gold reward of those replies
+    kl: list[float] = field(default_factory=list)            # KL(π ‖ π_ref) per reply, on those replies
+    well_formed: list[float] = field(default_factory=list)
+    length: list[float] = field(default_factory=list)        # mean reply length in tokens
+    config: dict = field(default_factory=dict)

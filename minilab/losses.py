@@ -10,7 +10,8 @@ where it does not (prompt, padding, tokens after the end).
 Stages:
 - pretraining and SFT: `lm_loss` (next-token cross-entropy, optionally masked),
 - reward model: `bradley_terry_loss`, `soft_bradley_terry_loss` (labels that are vote shares),
-- PPO: `kl_penalty`, `gae`, `whiten`, `ppo_policy_loss`, `ppo_value_loss`, `entropy`.
+- PPO: `kl_penalty`, `gae`, `whiten`, `ppo_policy_loss`, `ppo_value_loss`, `entropy`,
+- DPO: `sequence_logprobs`, `dpo_loss`.
 """
 from __future__ import annotations
 
@@ -155,3 +156,34 @@ def entropy(logits: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Ten
     logp = F.log_softmax(logits.float(), dim=-1)                       # (B, T, V)
     h = -(logp.exp() * logp).sum(-1)                                   # (B, T)
     return masked_mean(h, mask)
+
+
+def sequence_logprobs(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """log π(reply | prompt) = Σ_t log p(tokens[b, t]) over the masked (reply) positions.   -> (B,)
+
+    logits (B, T, V) predict tokens (B, T) (already shifted by one); mask (B, T) is 1 on the
+    reply's tokens. Positions outside the mask count 0 whatever their log-prob (a padded
+    position's -inf never reaches the sum)."""
+    logp = token_logprobs(logits, tokens)
+    return torch.where(mask.bool(), logp, torch.zeros(())).sum(-1)
+
+
+def dpo_loss(logp_chosen: torch.Tensor, logp_rejected: torch.Tensor, ref_chosen: torch.Tensor,
+             ref_rejected: torch.Tensor, beta: float, p_chosen: torch.Tensor | None = None):
+    """Direct Preference Optimization (Rafailov et al. 2023, Eq. 7), as a loss to minimize.
+
+    The policy's implied reward of a reply is r̂ = β · (log π(y|x) - log π_ref(y|x)) (sequence
+    log-probs); the loss is Bradley–Terry on it, exactly the reward model's loss:
+        -log σ(r̂_chosen - r̂_rejected)
+    With the panel's vote share p_chosen it is the soft form (`soft_bradley_terry_loss`), which
+    stops pushing a pair once the margin matches the panel's confidence.
+    Returns (loss, r̂_chosen, r̂_rejected); the rewards are detached, for logging."""
+    if not beta > 0:
+        raise ValueError(f"DPO's beta must be > 0 (it scales the implied reward), got {beta!r}")
+    r_chosen = beta * (logp_chosen - ref_chosen)
+    r_rejected = beta * (logp_rejected - ref_rejected)
+    if p_chosen is None:
+        loss = bradley_terry_loss(r_chosen, r_rejected)
+    else:
+        loss = soft_bradley_terry_loss(r_chosen, r_rejected, p_chosen)
+    return loss, r_chosen.detach(), r_rejected.detach()

@@ -252,6 +252,21 @@ def normalize(rm: RewardModel, tok, prompts: list[str], texts: list[str], ended:
 
 
 @torch.no_grad()
+def gold_agreement(world, pairs, margin: torch.Tensor, clear_margin: float = 0.5) -> dict:
+    """How often a score's margin (chosen minus rejected, one per pair) agrees with the gold reward
+    on clear pairs (|gold margin| >= clear_margin): overall, on pairs where one reply states the
+    right value and the other does not (facts), and on pairs of the same correctness (style)."""
+    gold_margin = torch.tensor([world.gold_reward(p.prompt, p.chosen.text, p.chosen.ended)
+                                - world.gold_reward(p.prompt, p.rejected.text, p.rejected.ended) for p in pairs])
+    clear = gold_margin.abs() >= clear_margin
+    agree = (margin > 0) == (gold_margin > 0)
+    facts = torch.tensor([world.judge(p.prompt, p.chosen.text).correct != world.judge(p.prompt, p.rejected.text).correct
+                          for p in pairs])
+    share = lambda m: agree[m].float().mean().item() if m.any() else float("nan")
+    return {"acc_gold": share(clear), "acc_gold_facts": share(clear & facts), "acc_gold_style": share(clear & ~facts),
+            "clear_pairs": int(clear.sum())}
+
+
 def evaluate_reward_model(rm: RewardModel, tok, world, pairs, clear_margin: float = 0.5) -> dict:
     """Held-out accuracy vs the annotators' labels (the chosen reply) and vs the gold reward on clear pairs,
     overall and split by kind of pair; the reward's correlation with reply length and with gold."""
@@ -262,20 +277,10 @@ def evaluate_reward_model(rm: RewardModel, tok, world, pairs, clear_margin: floa
     n = len(pairs)
     margin = rewards[:n] - rewards[n:]
     gold = torch.tensor([world.gold_reward(p, t, e) for p, t, e in zip(prompts, texts, ended)])
-    gold_margin = gold[:n] - gold[n:]
-    clear = gold_margin.abs() >= clear_margin
-    agree = (margin > 0) == (gold_margin > 0)
-    # kind of pair: one reply states the right value and the other does not, or only style differs
-    facts = torch.tensor([world.judge(p.prompt, p.chosen.text).correct != world.judge(p.prompt, p.rejected.text).correct
-                          for p in pairs])
-    share = lambda m: agree[m].float().mean().item() if m.any() else float("nan")
     lengths = torch.tensor([len(t.split()) for t in texts], dtype=torch.float)
     return {
         "acc_annotators": (margin > 0).float().mean().item(),
-        "acc_gold": share(clear),
-        "acc_gold_facts": share(clear & facts),          # right vs wrong value
-        "acc_gold_style": share(clear & ~facts),         # same correctness, other differences
-        "clear_pairs": int(clear.sum()),
+        **gold_agreement(world, pairs, margin, clear_margin),
         "corr_length": torch.corrcoef(torch.stack([rewards, lengths]))[0, 1].item(),
         "corr_gold": torch.corrcoef(torch.stack([rewards, gold]))[0, 1].item(),
     }
