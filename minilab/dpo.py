@@ -20,20 +20,19 @@ from __future__ import annotations
 
 import copy
 import random
+import time
 from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
 
-from minilab import preferences
 from minilab.chat import evaluate_model, sample_responses
 from minilab.history import DPOHistory
 from minilab.losses import dpo_loss, sequence_logprobs
 from minilab.optim import (SEED_MAX, LastGood, check_float, check_int, check_optimizer_knobs, epoch_batches, lr_at,
                            make_optimizer, optimizer_step, set_lr)
-from minilab.pipeline import sample_replies
-from minilab.reward import encode_reply, gold_agreement
-from minilab.tokenizer import render_prompt
+from minilab.gold import gold_agreement
+from minilab.tokenizer import encode_reply, render_prompt
 
 
 @dataclass
@@ -66,18 +65,6 @@ class DPOConfig:
         check_int(self, "eval_prompts", 1)
         check_int(self, "max_new_tokens", 1)
         check_int(self, "seed", 0, SEED_MAX)
-
-
-def on_policy_pairs(policy, tok, world, seed: int = 0, k: int = 4):
-    """The preference pairs DPO trains on, and held-out pairs to test it: K replies of `policy` to every
-    training (held-out) prompt, all K(K-1)/2 pairs, each voted on by the annotator panel (soft labels).
-    With the SFT model of a bundled size and the bundle's seed these are exactly the pairs of the
-    policy's own replies that the bundled reward models were trained and tested on
-    (`pipeline.ranked_preference_data`). Returns (train_pairs, heldout_pairs)."""
-    def ranked(split, seed_):
-        replies = sample_replies(policy, tok, [q.prompt for q in world.questions(split)], k, seed_)
-        return preferences.ranked_pairs(world, replies, preferences.PANEL, seed=seed_)
-    return ranked("train", seed), ranked("heldout", seed + 1)
 
 
 def encode_pairs(tok, pairs, block_size: int) -> list[tuple[list[int], int]]:
@@ -155,9 +142,9 @@ def sampled_kl(policy, reference, tok, samples, temperature: float = 1.0) -> flo
 
 def implied_agreement(policy, reference, tok, world, pairs, beta: float, clear_margin: float = 0.5) -> dict:
     """How often the policy's implied reward β·log π/π_ref ranks clear pairs as the gold reward does
-    (reward.gold_agreement, the figures notebook 06 reports for a reward model)."""
+    (gold.gold_agreement, the figures notebook 06 reports for a reward model)."""
     r_chosen, r_rejected = implied_rewards(policy, reference, tok, pairs, beta)
-    return gold_agreement(world, pairs, r_chosen - r_rejected, clear_margin)
+    return gold_agreement(world, pairs, (r_chosen - r_rejected).tolist(), clear_margin)
 
 
 def train_dpo(cfg: DPOConfig, policy, tok, pairs, world=None, eval_prompts: list[str] | None = None,
@@ -199,7 +186,9 @@ def train_dpo(cfg: DPOConfig, policy, tok, pairs, world=None, eval_prompts: list
     evaluate(0)
     policy.eval()      # dropout off: at step 0 π = π_ref exactly, so every implied reward starts at 0
     batches = epoch_batches(n, cfg.batch_size, rng)
+    train_s = 0.0
     for it in tqdm(range(cfg.max_iters), desc="DPO", disable=not progress):
+        t = time.perf_counter()
         rows = next(batches)
         logp, n_tokens = logprobs_of(policy, [seqs[i] for i in rows] + [seqs[n + i] for i in rows], pad_id,
                                      with_tokens=True)                    # (2b,): chosen then rejected
@@ -211,9 +200,10 @@ def train_dpo(cfg: DPOConfig, policy, tok, pairs, world=None, eval_prompts: list
         if cfg.nll_weight:      # keep the chosen replies likely: the SFT loss on them, per token
             loss = loss - cfg.nll_weight * logp[:b].sum() / n_tokens[:b].sum()
         optimizer_step(policy, optimizer, loss, cfg.grad_clip, last_good, f"at step {it}")
+        train_s += time.perf_counter() - t
         history.record(iter=it, loss=loss.item(), acc=(r_c > r_r).float().mean().item(),
                        margin=(r_c - r_r).mean().item(), chosen_logratio=(r_c / cfg.beta).mean().item(),
-                       rejected_logratio=(r_r / cfg.beta).mean().item())
+                       rejected_logratio=(r_r / cfg.beta).mean().item(), train_s=train_s)
         if cfg.eval_interval and (it + 1) % cfg.eval_interval == 0 and it + 1 < cfg.max_iters:
             evaluate(it + 1)
     evaluate(cfg.max_iters)

@@ -156,3 +156,20 @@ def extra_words(world: World, qa: QA, response: str) -> float:
 def gold_reward(world: World, prompt: str, response: str, ended: bool = True) -> float:
     """What we truly want: correct, polite, concise, well-formed. Never shown to a model."""
     return round(sum(gold_components(world, prompt, response, ended).values()), 6)
+
+
+def gold_agreement(world: World, pairs, margin, clear_margin: float = 0.5) -> dict:
+    """How often a score's margin (chosen minus rejected, one number per pair) agrees with the gold
+    reward on clear pairs (|gold margin| >= clear_margin): overall, on pairs where one reply states
+    the right value and the other does not (facts), and on pairs of the same correctness (style).
+    Notebook 06 reports it for reward models, notebook 11 for DPO's implied reward."""
+    rows = []
+    for p, m in zip(pairs, margin):
+        gold_margin = (world.gold_reward(p.prompt, p.chosen.text, p.chosen.ended)
+                       - world.gold_reward(p.prompt, p.rejected.text, p.rejected.ended))
+        if abs(gold_margin) >= clear_margin:
+            facts = world.judge(p.prompt, p.chosen.text).correct != world.judge(p.prompt, p.rejected.text).correct
+            rows.append((facts, (float(m) > 0) == (gold_margin > 0)))
+    share = lambda xs: sum(xs) / len(xs) if xs else float("nan")
+    return {"acc_gold": share([a for _, a in rows]), "acc_gold_facts": share([a for f, a in rows if f]),
+            "acc_gold_style": share([a for f, a in rows if not f]), "clear_pairs": len(rows)}

@@ -88,6 +88,7 @@ class DPOHistory(History):
     margin: list[float] = field(default_factory=list)        # mean r̂_chosen - r̂_rejected of the batch
     chosen_logratio: list[float] = field(default_factory=list)    # mean log π/π_ref of the chosen replies
     rejected_logratio: list[float] = field(default_factory=list)  # ... and of the rejected ones
+    train_s: list[float] = field(default_factory=list)       # seconds of training so far (evaluations left out)
     eval_iter: list[int] = field(default_factory=list)       # steps at which replies were sampled
     gold: list[float] = field(default_factory=list)          # held-out gold reward of those replies
     kl: list[float] = field(default_factory=list)            # KL(π ‖ π_ref) per reply, on those replies

@@ -101,6 +101,13 @@ def preference_data(sft_model, tok, world, seed: int = 0, n_variant_pairs: int =
     return train, val
 
 
+def ranked_pairs_of(policy, tok, world, split: str, seed: int, k: int = 4) -> list:
+    """K replies of `policy` to every question of `split`, all K(K-1)/2 pairs of different replies,
+    each voted on by the whole annotator panel (a soft label)."""
+    replies = sample_replies(policy, tok, [q.prompt for q in world.questions(split)], k, seed)
+    return preferences.ranked_pairs(world, replies, preferences.PANEL, seed=seed)
+
+
 def ranked_preference_data(sft_model, tok, world, seed: int = 0, k: int = 4, n_variant_pairs: int = 4000,
                            policies: list | None = None):
     """Training and held-out pairs as InstructGPT collected them: K replies of the SFT model to every
@@ -108,20 +115,20 @@ def ranked_preference_data(sft_model, tok, world, seed: int = 0, k: int = 4, n_v
     plus hand-made answers whose style and correctness vary independently (`crossed_variants`).
     Held-out pairs: K replies to every held-out prompt, labelled the same way.
     policies: the models whose replies are compared (default: [sft_model]); K replies from each."""
-    panel = preferences.PANEL
     policies = policies or [sft_model]
-
-    def ranked(questions, seed_):
-        pairs = []
-        for i, policy in enumerate(policies):
-            replies = sample_replies(policy, tok, [q.prompt for q in questions], k, seed_ + 1000 * i)
-            pairs += preferences.ranked_pairs(world, replies, panel, seed=seed_ + 1000 * i)
-        return pairs
-
-    train = ranked(world.questions("train"), seed) + preferences.make_pairs(
-        world, world.questions("train") + world.unknown_questions("train"), panel, n_pairs=n_variant_pairs,
+    train = [p for i, policy in enumerate(policies) for p in ranked_pairs_of(policy, tok, world, "train", seed + 1000 * i, k)]
+    train += preferences.make_pairs(
+        world, world.questions("train") + world.unknown_questions("train"), preferences.PANEL, n_pairs=n_variant_pairs,
         seed=seed, whole_panel=True, variants=preferences.crossed_variants)
-    return train, ranked(world.questions("heldout"), seed + 1)
+    heldout = [p for i, policy in enumerate(policies) for p in ranked_pairs_of(policy, tok, world, "heldout", seed + 1 + 1000 * i, k)]
+    return train, heldout
+
+
+def on_policy_pairs(policy, tok, world, seed: int = 0, k: int = 4):
+    """The pairs of `policy`'s own replies in `ranked_preference_data` (what DPO trains on, notebook 11):
+    with a bundled SFT model and the bundle's seed, exactly the pairs of that model's replies the
+    bundled reward models were trained and tested on. Returns (train_pairs, heldout_pairs)."""
+    return ranked_pairs_of(policy, tok, world, "train", seed, k), ranked_pairs_of(policy, tok, world, "heldout", seed + 1, k)
 
 
 def train_rm(sft_model, tok, world, max_iters: int, seed: int = 0, progress: bool = True, ranked: bool = True,

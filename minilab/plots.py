@@ -29,8 +29,9 @@ from minilab.model import fit_power_law  # noqa: F401  (also plots.fit_power_law
 from minilab.plot_style import (PALETTE, RUN_COLORS, _cells, _color, _human, _np, _runs, _subplots,  # noqa: F401
                                 _twin, cjk_font, find_cjk_font, shown)
 from minilab.plot_style import figure as _figure
-from minilab.rlhf_plots import (OUTCOME_COLORS, abstention_plot, annotator_agreement, frontier_plot,  # noqa: F401
-                                hacking_plot, outcome_bars, ppo_dashboard, report_card, reward_vs_length)
+from minilab.rlhf_plots import (OUTCOME_COLORS, abstention_plot, annotator_agreement, dpo_dashboard, frontier_plot,  # noqa: F401
+                                hacking_plot, methods_frontier, outcome_bars, ppo_dashboard, report_card,
+                                reward_vs_length)
 
 
 @_figure

@@ -43,7 +43,8 @@ from minilab.losses import soft_bradley_terry_loss
 from minilab.model import GPT, scalar_head
 from minilab.optim import (SEED_MAX, LastGood, check_float, check_int, check_optimizer_knobs, epoch_batches, lr_at,
                            make_optimizer, optimizer_step, set_lr)
-from minilab.tokenizer import render_prompt
+from minilab.gold import gold_agreement
+from minilab.tokenizer import encode_reply, render_prompt  # noqa: F401  (reward.encode_reply: older imports)
 
 
 @dataclass
@@ -170,12 +171,6 @@ class ValueModel(nn.Module):
         return (self.head(hidden).squeeze(-1) - self.reward_mean) / self.reward_std
 
 
-def encode_reply(tok, prompt: str, text: str, ended: bool) -> list[int]:
-    """The sequence a reward model reads: rendered prompt + reply (+ <|end|> when the reply ended)."""
-    ids = render_prompt(tok, prompt) + tok.encode(text, allowed_special="none")
-    return ids + [tok.special_id("<|end|>")] if ended else ids
-
-
 def pad_batch(seqs: list[list[int]], pad_id: int, block_size: int):
     """Right-pad token lists into (B, T) and their lengths (B,); too-long sequences keep their last tokens."""
     seqs = [s[-block_size:] for s in seqs]
@@ -252,21 +247,6 @@ def normalize(rm: RewardModel, tok, prompts: list[str], texts: list[str], ended:
 
 
 @torch.no_grad()
-def gold_agreement(world, pairs, margin: torch.Tensor, clear_margin: float = 0.5) -> dict:
-    """How often a score's margin (chosen minus rejected, one per pair) agrees with the gold reward
-    on clear pairs (|gold margin| >= clear_margin): overall, on pairs where one reply states the
-    right value and the other does not (facts), and on pairs of the same correctness (style)."""
-    gold_margin = torch.tensor([world.gold_reward(p.prompt, p.chosen.text, p.chosen.ended)
-                                - world.gold_reward(p.prompt, p.rejected.text, p.rejected.ended) for p in pairs])
-    clear = gold_margin.abs() >= clear_margin
-    agree = (margin > 0) == (gold_margin > 0)
-    facts = torch.tensor([world.judge(p.prompt, p.chosen.text).correct != world.judge(p.prompt, p.rejected.text).correct
-                          for p in pairs])
-    share = lambda m: agree[m].float().mean().item() if m.any() else float("nan")
-    return {"acc_gold": share(clear), "acc_gold_facts": share(clear & facts), "acc_gold_style": share(clear & ~facts),
-            "clear_pairs": int(clear.sum())}
-
-
 def evaluate_reward_model(rm: RewardModel, tok, world, pairs, clear_margin: float = 0.5) -> dict:
     """Held-out accuracy vs the annotators' labels (the chosen reply) and vs the gold reward on clear pairs,
     overall and split by kind of pair; the reward's correlation with reply length and with gold."""
@@ -280,7 +260,7 @@ def evaluate_reward_model(rm: RewardModel, tok, world, pairs, clear_margin: floa
     lengths = torch.tensor([len(t.split()) for t in texts], dtype=torch.float)
     return {
         "acc_annotators": (margin > 0).float().mean().item(),
-        **gold_agreement(world, pairs, margin, clear_margin),
+        **gold_agreement(world, pairs, margin.tolist(), clear_margin),
         "corr_length": torch.corrcoef(torch.stack([rewards, lengths]))[0, 1].item(),
         "corr_gold": torch.corrcoef(torch.stack([rewards, gold]))[0, 1].item(),
     }

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.ticker import PercentFormatter
 
 from minilab.gold import OUTCOMES
-from minilab.history import PPOHistory
+from minilab.history import DPOHistory, PPOHistory
 from minilab.plot_style import PALETTE, _color, _np, _runs, _subplots
 from minilab.plot_style import figure as _figure
 
@@ -198,3 +198,52 @@ def outcome_bars(outcomes: dict, title: str | None = None):
     ax.legend(ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.3 if len(names) < 3 else -0.15))
     return fig
 
+
+
+@_figure
+def dpo_dashboard(history: DPOHistory | dict, title: str | None = None):
+    """1×4 panels of a DPO run (one history or {label: history}): the loss and the implied reward's
+    accuracy on the training batches, the log-ratios log π/π_ref of chosen and rejected replies, and
+    held-out gold and KL at the evaluations."""
+    runs = _runs(history)
+    fig, axes = _subplots(1, 4, figsize=(12, 3.2), title=title)
+    for i, (label, h) in enumerate(runs.items()):
+        color = PALETTE["ppo"] if len(runs) == 1 else _color(label, i)
+        name = "" if label is None else f"{label}: "
+        axes[0].plot(h.iter, _smooth(_np(h.acc), 10), color=color, label=f"{name}implied-reward accuracy")
+        axes[0].plot(h.iter, _smooth(_np(h.loss), 10), ":", color=color, label=f"{name}loss")
+        axes[1].plot(h.iter, h.chosen_logratio, color=color, label=f"{name}chosen")
+        axes[1].plot(h.iter, h.rejected_logratio, "--", color=color, label=f"{name}rejected")
+        axes[2].plot(h.eval_iter, h.gold, "o-", color=color if len(runs) > 1 else PALETTE["gold"], label=label)
+        axes[3].plot(h.eval_iter, h.kl, "o-", color=color, label=label)
+    axes[0].axhline(0.5, color=PALETTE["chance"], lw=0.8)
+    axes[1].axhline(0.0, color="black", lw=0.8)
+    axes[0].set(title="training batches (running mean of 10)", xlabel="DPO step", ylim=(0, 1.05))
+    axes[1].set(title="log π/π_ref of the batch's replies", xlabel="DPO step", ylabel="nats per reply")
+    axes[2].set(title="gold reward, held-out prompts", xlabel="DPO step", ylabel="gold (its own units)")
+    axes[3].set(title="KL(π ‖ π_ref)", xlabel="DPO step", ylabel="nats per reply")
+    for ax in axes[:2]:
+        ax.legend(fontsize=7)
+    if len(runs) > 1:
+        axes[2].legend(fontsize=7)
+    return fig
+
+
+@_figure
+def methods_frontier(curves: dict, baseline: float | None = None, title: str | None = None):
+    """Held-out gold vs √KL(π ‖ π_ref) for several methods, one curve each:
+    curves[name] = {"kl": [...], "gold": [...], "labels": [...] (optional, written beside the points)}.
+    baseline: the starting model's gold (a dotted line)."""
+    fig, ax = _subplots(1, 1, figsize=(7.5, 4.6), title=title)
+    markers = "os^Dvx"
+    for i, (name, c) in enumerate(curves.items()):
+        d = np.sqrt(np.clip(_np(c["kl"]), 0, None))
+        ax.plot(d, c["gold"], marker=markers[i % len(markers)], color=c.get("color", _color(name, i)), label=name,
+                ls=c.get("ls", "-"), lw=1.2, ms=5)
+        for x, y, text in zip(d, c["gold"], c.get("labels", [])):
+            ax.annotate(text, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    if baseline is not None:
+        ax.axhline(baseline, ls=":", color="black", lw=0.8, label="the SFT model")
+    ax.set(xlabel="√KL(π ‖ π_ref) per reply (√nats)", ylabel="held-out gold reward")
+    ax.legend(fontsize=8, loc="best")
+    return fig

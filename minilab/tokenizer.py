@@ -427,6 +427,13 @@ def render_prompt(tok: Tokenizer, user_text: str) -> list[int]:
     return ids + [tok.special_id("<|assistant|>")]
 
 
+def encode_reply(tok: Tokenizer, prompt: str, text: str, ended: bool) -> list[int]:
+    """A prompt and a reply as a model reads them: rendered prompt + reply (+ <|end|> when the reply
+    ended). What a reward model scores and what DPO takes the log-probability of."""
+    ids = render_prompt(tok, prompt) + tok.encode(text, allowed_special="none")
+    return ids + [tok.special_id("<|end|>")] if ended else ids
+
+
 def parse_conversation(tok: Tokenizer, ids: Iterable[int]) -> list[dict]:
     """Inverse of render_conversation. A last assistant turn without its <|end|> (a reply cut
     short) is kept as it is; trailing <|pad|> / <|endoftext|> tokens are ignored."""
