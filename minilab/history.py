@@ -95,3 +95,21 @@ class DPOHistory(History):
     well_formed: list[float] = field(default_factory=list)
     length: list[float] = field(default_factory=list)        # mean reply length in tokens
     config: dict = field(default_factory=dict)
+
+
+@dataclass
+class GRPOHistory(History):
+    iter: list[int] = field(default_factory=list)            # iteration (0-based)
+    reward: list[float] = field(default_factory=list)        # mean verified reward of the rollout (its accuracy)
+    informative: list[float] = field(default_factory=list)   # share of groups whose replies got different rewards
+    kl: list[float] = field(default_factory=list)            # KL(π ‖ π_ref) per reply on the rollout (k1)
+    length: list[float] = field(default_factory=list)        # mean reply length in tokens
+    ended: list[float] = field(default_factory=list)         # share of replies that ended
+    entropy: list[float] = field(default_factory=list)       # nats per token
+    clipfrac: list[float] = field(default_factory=list)
+    t_rollout: list[float] = field(default_factory=list)     # seconds: sampling and log-probs
+    t_update: list[float] = field(default_factory=list)      # seconds: the updates
+    samples: list[list[tuple]] = field(default_factory=list)  # a few (prompt, reply, ended) per iteration
+    eval_iter: list[int] = field(default_factory=list)       # iterations at which held-out accuracy was measured
+    eval_accuracy: list[float] = field(default_factory=list)  # share of held-out replies the program accepts
+    config: dict = field(default_factory=dict)

@@ -1,0 +1,168 @@
+"""RL with verifiable rewards: GRPO (Shao et al. 2024, DeepSeekMath §4.1), written as numbered stages.
+
+When an answer can be checked by a program, the reward needs no learned model: a reply earns 1 if
+it states the right value and ends properly, else 0 (`verified_reward`). There is then no proxy
+to hack, unlike notebook 08. One iteration:
+
+  1. roll out: for each of P prompts, sample a **group** of G replies from the policy,
+  2. reward every reply with the program,
+  3. advantages from the group alone: A = (r - mean of the group) / (std of the group + eps), the
+     same for every token of a reply; a group whose replies all earn the same reward teaches nothing,
+  4. log-probs of the sampled tokens under the policy (old) and the frozen reference,
+  5. minibatch updates of PPO's clipped surrogate (`losses.ppo_policy_loss`) plus
+     β · KL(π ‖ π_ref) as a **loss term** (the k3 estimate per token, as GRPO does), where PPO
+     subtracts β·kl from the reward of every token instead. No value network.
+
+The rollout helpers (`pack`, `reply_logits`) are PPO's: the two methods sample and lay out replies
+alike and differ in stages 3 and 5.
+"""
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from minilab.chat import sample_responses
+from minilab.history import GRPOHistory
+from minilab.losses import entropy, kl_penalty, masked_mean, ppo_policy_loss, token_logprobs
+from minilab.optim import SEED_MAX, LastGood, check_float, check_int, epoch_batches, optimizer_step
+from minilab.ppo import ADAM_EPS, ROLLOUT_SEED_STRIDE, pack, reply_logits
+
+
+@dataclass
+class GRPOConfig:
+    beta: float = 0.04            # weight of the KL(π ‖ π_ref) loss term (DeepSeekMath's 0.04)
+    group_size: int = 8           # G: replies sampled per prompt
+    prompts_per_iter: int = 32    # P: prompts per iteration (P·G replies)
+    clip_eps: float = 0.2         # PPO clip ε on the ratio π_new/π_old
+    iters: int = 20               # iterations (rollout + update)
+    epochs: int = 1               # passes over each rollout batch
+    minibatches: int = 2          # minibatches per epoch
+    lr: float = 1e-4              # Adam learning rate
+    temperature: float = 1.0      # sampling temperature of the rollouts (log-probs use the same)
+    max_new_tokens: int = 32      # reply budget
+    grad_clip: float = 1.0        # clip the gradient norm to this
+    seed: int = 0                 # prompt order and sampling
+
+    def __post_init__(self):
+        check_float(self, "beta", ge=0)               # 0: no KL term
+        check_float(self, "clip_eps", gt=0, lt=1)
+        check_int(self, "group_size", 2)              # one reply has no group to compare with
+        for name in ("prompts_per_iter", "iters", "epochs", "minibatches", "max_new_tokens"):
+            check_int(self, name, 1)
+        if (self.prompts_per_iter * self.group_size) % self.minibatches:
+            raise ValueError(f"GRPOConfig: prompts_per_iter × group_size ({self.prompts_per_iter * self.group_size}) "
+                             f"must be divisible by minibatches ({self.minibatches})")
+        for name in ("lr", "temperature"):
+            check_float(self, name, gt=0)
+        check_float(self, "grad_clip", ge=0)
+        check_int(self, "seed", 0, SEED_MAX)
+
+
+def verified_reward(world, samples) -> torch.Tensor:
+    """The program that checks a reply: 1.0 if it states the right value and nothing else, and ended
+    with <|end|>; 0.0 otherwise.   -> (B,)"""
+    return torch.tensor([float(s.ended and world.judge(s.prompt, s.response).correct) for s in samples])
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
+    """GRPO's advantage: each reward standardised within its group of `group_size` consecutive replies,
+    (r - mean) / (std + eps) with the unbiased std, as in DeepSeekMath.   (P·G,) -> (P·G,)"""
+    r = rewards.view(-1, group_size)
+    return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True) + eps)).view(-1)
+
+
+def grpo_loss(logprobs, old_logprobs, ref_logprobs, advantages, mask, clip_eps: float, beta: float):
+    """Clipped surrogate with per-reply advantages broadcast over the reply's tokens, plus β times the
+    k3 estimate of KL(π ‖ π_ref) per token (DeepSeekMath Eq. 3-4), averaged over reply tokens.
+    Returns (loss, stats)."""
+    pg_loss, stats = ppo_policy_loss(logprobs, old_logprobs, advantages[:, None].expand_as(logprobs), mask, clip_eps)
+    kl = masked_mean(kl_penalty(logprobs, ref_logprobs, "k3"), mask)
+    return pg_loss + beta * kl, {**stats, "kl_term": kl.item()}
+
+
+def accuracy(world, samples) -> float:
+    """Share of replies the program accepts."""
+    return verified_reward(world, samples).mean().item() if samples else float("nan")
+
+
+def train_grpo(cfg: GRPOConfig, policy, tok, prompts: list[str], world, eval_prompts: list[str] | None = None,
+               eval_every: int = 5, progress: bool = True, callback=None):
+    """Optimise `policy` (changed in place) with GRPO against `verified_reward` on `prompts`.
+    Every `eval_every` iterations (and at the start and end), accuracy on `eval_prompts` at the
+    sampling temperature. Returns (policy, history), a GRPOHistory."""
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    pad_id = tok.special_id("<|pad|>")
+    reference = copy.deepcopy(policy).eval().requires_grad_(False)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=cfg.lr, eps=ADAM_EPS)
+    history = GRPOHistory(config=asdict(cfg))
+    last_good = LastGood(policy, "GRPO", history)
+    batches = epoch_batches(len(prompts), cfg.prompts_per_iter, rng)
+    G = cfg.group_size
+
+    def evaluate(done):
+        if eval_prompts:
+            samples = sample_responses(policy, tok, eval_prompts, cfg.max_new_tokens, temperature=cfg.temperature,
+                                       seed=cfg.seed)
+            history.record(eval_iter=done, eval_accuracy=accuracy(world, samples))
+
+    evaluate(0)
+    for it in tqdm(range(cfg.iters), desc="GRPO", disable=not progress):
+        t0 = time.perf_counter()
+        batch_prompts = [prompts[i] for i in next(batches)]
+
+        # 1. roll out: a group of G replies per prompt (consecutive rows)
+        policy.eval()                  # dropout off: π_new/π_old starts at exactly 1
+        samples = sample_responses(policy, tok, [p for p in batch_prompts for _ in range(G)], cfg.max_new_tokens,
+                                   temperature=cfg.temperature, seed=cfg.seed * ROLLOUT_SEED_STRIDE + it)
+        ro = pack(samples, pad_id)
+
+        # 2. the program's reward; 3. advantages within each group
+        rewards = verified_reward(world, samples)
+        advantages = group_advantages(rewards, G)
+
+        # 4. log-probs of the sampled tokens: policy (old) and reference
+        with torch.no_grad():
+            old = token_logprobs(reply_logits(policy(ro.idx), ro.positions), ro.tokens, cfg.temperature)
+            ref = token_logprobs(reply_logits(reference(ro.idx), ro.positions), ro.tokens, cfg.temperature)
+        t1 = time.perf_counter()
+
+        # 5. minibatch updates: clipped surrogate + β · KL term
+        last_good.save()
+        B = ro.idx.shape[0]
+        size = B // cfg.minibatches
+        totals, steps = {}, 0
+        for _ in range(cfg.epochs):
+            perm = rng.sample(range(B), B)
+            for start in range(0, B, size):
+                mb = torch.tensor(perm[start:start + size])
+                logits = reply_logits(policy(ro.idx[mb]), ro.positions[mb])
+                logprobs = token_logprobs(logits, ro.tokens[mb], cfg.temperature)
+                loss, stats = grpo_loss(logprobs, old[mb], ref[mb], advantages[mb], ro.mask[mb], cfg.clip_eps, cfg.beta)
+                optimizer_step(policy, optimizer, loss, cfg.grad_clip, last_good, f"at iteration {it}")
+                stats["entropy"] = entropy(logits.detach() / cfg.temperature, ro.mask[mb]).item()
+                for k, v in stats.items():
+                    totals[k] = totals.get(k, 0.0) + v
+                steps += 1
+        t2 = time.perf_counter()
+
+        groups = rewards.view(-1, G)
+        history.record(iter=it, reward=rewards.mean().item(),
+                       informative=((groups.max(1).values - groups.min(1).values) > 0).float().mean().item(),
+                       kl=(kl_penalty(old, ref, "k1") * ro.mask).sum(1).mean().item(),
+                       length=ro.mask.sum(1).mean().item(), ended=sum(s.ended for s in samples) / B,
+                       entropy=totals["entropy"] / steps, clipfrac=totals["clipfrac"] / steps,
+                       t_rollout=t1 - t0, t_update=t2 - t1,
+                       samples=[(s.prompt, s.response, s.ended) for s in samples[:G:max(1, G // 3)]])
+        if eval_every and (it + 1) % eval_every == 0 and it + 1 < cfg.iters:
+            evaluate(it + 1)
+        if callback:
+            callback(history)
+    evaluate(cfg.iters)
+    policy.eval()
+    return policy, history

@@ -1,0 +1,75 @@
+"""GRPO: the group advantages and the loss against hand computation, the verified reward, the
+config's refusals, and a short run that must raise the reward on its own training prompts."""
+import copy
+
+import pytest
+import torch
+
+from minilab.chat import Sample
+from minilab.checkpoint import load_checkpoint
+from minilab.grpo import GRPOConfig, accuracy, group_advantages, grpo_loss, train_grpo, verified_reward
+from minilab.losses import ppo_policy_loss
+from minilab.world import make_world
+
+
+def test_group_advantages_standardise_within_each_group():
+    rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0])   # two groups of 4
+    adv = group_advantages(rewards, 4)
+    first = rewards[:4]
+    expected = (first - first.mean()) / (first.std() + 1e-4)           # unbiased std, as DeepSeekMath
+    assert adv[:4].tolist() == pytest.approx(expected.tolist(), abs=1e-5)
+    assert adv[:4].tolist() == pytest.approx([1.5, -0.5, -0.5, -0.5], abs=1e-3)
+    assert adv[4:].abs().max().item() == 0.0                             # all equal: the group teaches nothing
+
+
+def test_grpo_loss_is_the_clipped_surrogate_plus_beta_times_k3():
+    torch.manual_seed(0)
+    logprobs, old, ref = torch.randn(3, 5) - 2, torch.randn(3, 5) - 2, torch.randn(3, 5) - 2
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], dtype=torch.float)
+    adv = torch.tensor([1.0, -0.5, 2.0])
+    loss, stats = grpo_loss(logprobs, old, ref, adv, mask, clip_eps=0.2, beta=0.1)
+    pg, _ = ppo_policy_loss(logprobs, old, adv[:, None].expand(3, 5), mask, 0.2)
+    d = ref - logprobs                                                  # k3 = e^d - d - 1, d = log π_ref/π
+    k3 = ((torch.exp(d) - d - 1) * mask).sum() / mask.sum()
+    assert loss.item() == pytest.approx(pg.item() + 0.1 * k3.item(), abs=1e-5)
+    assert stats["kl_term"] == pytest.approx(k3.item(), abs=1e-5) and stats["kl_term"] > 0
+    loss0, _ = grpo_loss(logprobs, old, ref, adv, mask, clip_eps=0.2, beta=0.0)
+    assert loss0.item() == pytest.approx(pg.item(), abs=1e-6)
+
+
+@pytest.mark.parametrize("knobs, message", [({"beta": -0.1}, "beta"), ({"group_size": 1}, "group_size"),
+                                            ({"clip_eps": 1.0}, "clip_eps"), ({"clip_eps": 0.0}, "clip_eps"),
+                                            ({"lr": 0.0}, "lr"), ({"minibatches": 3}, "divisible")])
+def test_config_refuses_bad_knobs(knobs, message):
+    with pytest.raises(ValueError, match=message):
+        GRPOConfig(**knobs)
+
+
+@pytest.fixture(scope="module")
+def nano():
+    torch.set_num_threads(1)
+    model, tok, meta = load_checkpoint("sft-nano")
+    return model, tok, make_world(meta.get("seed", 0))
+
+
+def test_verified_reward_needs_the_right_value_and_an_end(nano):
+    _, _, world = nano
+    qa = world.questions("train")[0]
+    right = world.render_answer(qa)
+    wrong = next(world.render_answer(q) for q in world.questions("train") if q.answer != qa.answer and q.relation == qa.relation)
+    samples = [Sample(qa.prompt, right, True, [], []), Sample(qa.prompt, right, False, [], []),
+               Sample(qa.prompt, wrong, True, [], []), Sample(qa.prompt, "I don't know.", True, [], [])]
+    assert verified_reward(world, samples).tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert accuracy(world, samples) == 0.25
+
+
+def test_train_grpo_raises_the_reward_on_its_prompts(nano):
+    model, tok, world = nano
+    prompts = [q.prompt for q in world.questions("train")[:16]]
+    cfg = GRPOConfig(iters=12, prompts_per_iter=16, group_size=8, lr=5e-4, seed=0)
+    policy, history = train_grpo(cfg, copy.deepcopy(model), tok, prompts, world, eval_prompts=prompts, eval_every=0,
+                                 progress=False)
+    start, end = history.eval_accuracy[0], history.eval_accuracy[-1]
+    assert end >= start + 0.1, f"accuracy on its 16 training prompts {start:.2f} -> {end:.2f}"
+    assert history.kl[0] == pytest.approx(0.0, abs=1e-6) and history.kl[-1] > 0   # π = π_ref before the first update
+    assert len(history.iter) == 12 and history.eval_iter == [0, 12]
