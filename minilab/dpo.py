@@ -21,17 +21,17 @@ from __future__ import annotations
 import copy
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from tqdm.auto import tqdm
 
 from minilab.chat import evaluate_model, sample_responses
+from minilab.gold import gold_agreement
 from minilab.history import DPOHistory
 from minilab.losses import dpo_loss, sequence_logprobs
-from minilab.optim import (SEED_MAX, LastGood, check_float, check_int, check_optimizer_knobs, epoch_batches, lr_at,
-                           make_optimizer, optimizer_step, set_lr)
-from minilab.gold import gold_agreement
+from minilab.optim import (SEED_MAX, LastGood, check_bool, check_float, check_int, check_optimizer_knobs, epoch_batches,
+                           lr_at, make_optimizer, optimizer_step, set_lr)
 from minilab.tokenizer import encode_reply, render_prompt
 
 
@@ -59,8 +59,7 @@ class DPOConfig:
         check_optimizer_knobs(self)
         check_int(self, "batch_size", 1)
         check_float(self, "nll_weight", ge=0)
-        if not isinstance(self.soft_labels, bool):
-            raise ValueError(f"soft_labels must be True or False, got {self.soft_labels!r}")
+        check_bool(self, "soft_labels")
         check_int(self, "eval_interval", 0)
         check_int(self, "eval_prompts", 1)
         check_int(self, "max_new_tokens", 1)
@@ -107,8 +106,9 @@ def logprobs_of(model, seqs, pad_id: int, with_tokens: bool = False, temperature
 
 
 @torch.no_grad()
-def reference_logprobs(model, seqs, pad_id: int, batch_size: int = 256, temperature: float = 1.0) -> torch.Tensor:
-    """log π_ref(reply | prompt) of every sequence, without gradients.   -> (N,)"""
+def batched_logprobs(model, seqs, pad_id: int, batch_size: int = 256, temperature: float = 1.0) -> torch.Tensor:
+    """log π(reply | prompt) of every sequence, in batches, without gradients (the reference's once,
+    before training; policy and reference side by side when measuring).   -> (N,)"""
     was_training = model.training
     model.eval()
     out = torch.cat([logprobs_of(model, seqs[s:s + batch_size], pad_id, temperature=temperature)
@@ -122,7 +122,7 @@ def implied_rewards(policy, reference, tok, pairs, beta: float, batch_size: int 
     """r̂ = β · log π/π_ref of the chosen and of the rejected reply of every pair.   -> ((N,), (N,))"""
     pad_id = tok.special_id("<|pad|>")
     seqs = encode_pairs(tok, pairs, policy.config.block_size)
-    r = beta * (reference_logprobs(policy, seqs, pad_id, batch_size) - reference_logprobs(reference, seqs, pad_id, batch_size))
+    r = beta * (batched_logprobs(policy, seqs, pad_id, batch_size) - batched_logprobs(reference, seqs, pad_id, batch_size))
     return r[:len(pairs)], r[len(pairs):]
 
 
@@ -135,9 +135,19 @@ def sampled_kl(policy, reference, tok, samples, temperature: float = 1.0) -> flo
     seqs = [(s.prompt_ids + s.response_ids, len(s.prompt_ids)) for s in samples if s.response_ids]
     if not seqs:
         return 0.0
-    diff = (reference_logprobs(policy, seqs, pad_id, temperature=temperature)
-            - reference_logprobs(reference, seqs, pad_id))
+    diff = (batched_logprobs(policy, seqs, pad_id, temperature=temperature)
+            - batched_logprobs(reference, seqs, pad_id))
     return diff.sum().item() / len(samples)
+
+
+def measure(policy, reference, tok, world, eval_prompts: list[str], kl_prompts: list[str], seed: int = 0,
+            temperature: float = 1.0, max_new_tokens: int = 32) -> dict:
+    """What notebook 11 plots for a policy sampled at `temperature`: gold, share well-formed and length
+    of its replies to `eval_prompts` (sampling seed `seed`), and KL(π_T ‖ π_ref) per reply on its replies
+    to `kl_prompts` (seed + 1)."""
+    figures, _ = evaluate_model(policy, tok, world, eval_prompts, max_new_tokens, temperature=temperature, seed=seed)
+    samples = sample_responses(policy, tok, kl_prompts, max_new_tokens, temperature=temperature, seed=seed + 1)
+    return {**figures, "kl": sampled_kl(policy, reference, tok, samples, temperature=temperature)}
 
 
 def implied_agreement(policy, reference, tok, world, pairs, beta: float, clear_margin: float = 0.5) -> dict:
@@ -158,17 +168,14 @@ def train_dpo(cfg: DPOConfig, policy, tok, pairs, world=None, eval_prompts: list
         raise ValueError("train_dpo needs at least one preference pair")
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    reference = copy.deepcopy(policy) if reference is None else reference
-    reference.eval()
-    for p in reference.parameters():
-        p.requires_grad_(False)
+    reference = (copy.deepcopy(policy) if reference is None else reference).eval().requires_grad_(False)
     pad_id = tok.special_id("<|pad|>")
     seqs = encode_pairs(tok, pairs, policy.config.block_size)
     n = len(pairs)
-    ref = reference_logprobs(reference, seqs, pad_id)                  # (2N,): chosen then rejected
+    ref = batched_logprobs(reference, seqs, pad_id)                  # (2N,): chosen then rejected
     p_chosen = torch.tensor([float(getattr(p, "p_chosen", 1.0)) for p in pairs])
     optimizer = make_optimizer(policy, cfg)
-    history = DPOHistory(config=dict(cfg.__dict__))
+    history = DPOHistory(config=asdict(cfg))
     last_good = LastGood(policy, "DPO", history)
     eval_prompts = (eval_prompts or [])[:cfg.eval_prompts]
     kl_prompts = (kl_prompts or eval_prompts)[:cfg.eval_prompts]
@@ -176,10 +183,8 @@ def train_dpo(cfg: DPOConfig, policy, tok, pairs, world=None, eval_prompts: list
     def evaluate(it):
         if world is None or not eval_prompts:
             return
-        figures, _ = evaluate_model(policy, tok, world, eval_prompts, cfg.max_new_tokens, seed=cfg.seed)
-        kl_samples = sample_responses(policy, tok, kl_prompts, cfg.max_new_tokens, seed=cfg.seed + 1)
-        history.record(eval_iter=it, gold=figures["gold"], well_formed=figures["well_formed"],
-                       length=figures["length"], kl=sampled_kl(policy, reference, tok, kl_samples))
+        history.record(eval_iter=it, **measure(policy, reference, tok, world, eval_prompts, kl_prompts, cfg.seed,
+                                               max_new_tokens=cfg.max_new_tokens))
         if callback:
             callback(history)
 
