@@ -23,6 +23,7 @@ one of that name; meta["loaded_from"] says which folder was read.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -143,6 +144,32 @@ def save_checkpoint(path_dir, model: GPT, tokenizer, meta: dict | None = None, e
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     return target
+
+
+def write_json_atomic(path, obj, **dump_kwargs) -> Path:
+    """Write `obj` as JSON to `path`, atomically: a crash leaves the old file, never half a new one."""
+    path = Path(path)
+    text = json.dumps(obj, **dump_kwargs)     # fails here, before touching the disk, if obj is not JSON
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def checkpoint_digest(name_or_path) -> str:
+    """sha256 over a checkpoint folder's files (name order): what a stored run was computed from."""
+    h = hashlib.sha256()
+    for path in sorted(resolve(name_or_path).iterdir()):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def resolve(name_or_path) -> Path:

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields
@@ -37,7 +35,7 @@ import torch
 
 from minilab.bestofn import best_of_n, bon_kl, sample_table
 from minilab.chat import evaluate_model, sample_responses
-from minilab.checkpoint import data_dir, load_checkpoint, resolve
+from minilab.checkpoint import checkpoint_digest, data_dir, load_checkpoint, write_json_atomic
 from minilab.history import PPOHistory
 from minilab.pipeline import ppo_against_reward_model
 from minilab.ppo import PPOConfig
@@ -60,16 +58,6 @@ HACKING = {
 
 def default_path(size: str = "nano") -> Path:
     return data_dir() / "runs" / f"hacking-{size}.json"
-
-
-def checkpoint_digest(name: str) -> str:
-    """sha256 over a checkpoint folder's files (name order): what a stored run was computed from."""
-    h = hashlib.sha256()
-    folder = resolve(name)
-    for path in sorted(folder.iterdir()):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()[:16]
 
 
 def stamp(settings: dict) -> dict:
@@ -218,19 +206,7 @@ def compute_runs(settings: dict | None = None, workers: int = 2, progress: bool 
 # ---------------------------------------------------------------- storing and loading
 def save_runs(runs: dict, path=None) -> Path:
     """Write the runs as JSON, atomically (a crash leaves the old file, never half a new one)."""
-    path = Path(path or default_path(runs["settings"]["size"]))
-    text = json.dumps(runs, separators=(",", ":"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_json_atomic(path or default_path(runs["settings"]["size"]), runs, separators=(",", ":"))
 
 
 def load_runs(path=None, settings: dict | None = None, check: bool = True) -> dict:

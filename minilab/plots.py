@@ -73,11 +73,13 @@ def tokens_strip(pieces: list[str], ids: list[int] | None = None, mask: list[int
     height, rows = (1.7 if ids is not None else 1.0), row + 1
     inches = 0.35 * rows * (height + 0.3) + 0.3 + 0.25 * bool(title) + 0.6 * (values is not None)
     fig, ax = _subplots(figsize=(9, inches), title=title)
-    # 2. colours: a diverging map centred at 0 for values, light blue where the mask is 1
+    # 2. colours: for values, a sequential map from 0 when none is negative (a loss), else a diverging
+    #    map centred at 0 (a change); light blue where the mask is 1
     if values is not None:
         v = _np(values)
         limit = float(np.nanmax(np.abs(v))) or 1.0
-        norm, cmap = Normalize(-limit, limit), plt.get_cmap("RdBu_r")
+        signed = bool(np.nanmin(v) < 0)
+        norm, cmap = (Normalize(-limit, limit), plt.get_cmap("RdBu_r")) if signed else (Normalize(0, limit), plt.get_cmap("Reds"))
         fills = [cmap(norm(a)) for a in v]
         fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=value_label, orientation="horizontal",
                      location="bottom", shrink=0.4, aspect=40, pad=0.02)
@@ -92,7 +94,7 @@ def tokens_strip(pieces: list[str], ids: list[int] | None = None, mask: list[int
         top = -row * (height + 0.3)
         ax.add_patch(Rectangle((x, top - height), width, height, fc=fill,
                                ec="#444444" if special[i] else "#b0b0b0", lw=1.0 if special[i] else 0.6))
-        dark = values is not None and abs(norm(v[i]) - 0.5) > 0.35
+        dark = values is not None and (abs(norm(v[i]) - 0.5) > 0.35 if signed else norm(v[i]) > 0.6)
         ax.text(x + width / 2, top - 0.5, text, ha="center", va="center", fontsize=9,
                 color="white" if dark else "black", fontweight="bold" if special[i] else "normal",
                 family=["DejaVu Sans Mono", *([cjk_font()] if cjk_font() else [])])
@@ -162,19 +164,87 @@ def scaling_plot(params, losses, fit: tuple[float, float] | None = None, compute
 @_figure
 def skill_vs_size(params, accuracies, chance: float | None = None, labels: list[str] | None = None,
                   title: str | None = None):
-    """Accuracy of a skill vs parameters (log x) with the chance level; accuracies may be {skill: list}."""
-    fig, ax = _subplots(figsize=(5.5, 3.5))
+    """Accuracy of a skill vs parameters (log x) with the chance level. accuracies may be
+    {skill: list}: one panel per skill, so two skills never share (and crowd) one axis."""
     skills = accuracies if isinstance(accuracies, dict) else {"accuracy": accuracies}
-    for i, (skill, acc) in enumerate(skills.items()):
-        ax.plot(_np(params), _np(acc), "o-", color=_color(None, i), label=skill)
-    for p, acc, name in zip(params, _np(next(iter(skills.values()))), labels or []):
-        ax.annotate(name, (p, acc), xytext=(0, 6), textcoords="offset points", fontsize=8, ha="center")
+    fig, axes = _subplots(1, len(skills), figsize=(4.2 * len(skills) + 1.0, 3.5), title=title if len(skills) > 1 else None,
+                          squeeze=False, sharey=True)
+    for i, (ax, (skill, acc)) in enumerate(zip(axes[0], skills.items())):
+        ax.plot(_np(params), _np(acc), "o-", color=_color(None, i))
+        for p, a, name in zip(params, _np(acc), labels or []):
+            ax.annotate(name, (p, a), xytext=(0, 6), textcoords="offset points", fontsize=8, ha="center")
+        if chance is not None:
+            ax.axhline(chance, ls=":", color=PALETTE["chance"], label=f"chance ({chance:.0%})")
+            ax.legend()
+        ax.set_xscale("log")
+        ax.set(xlabel="parameters", ylim=(-0.02, 1.05),
+               title=skill if len(skills) > 1 else (title or "a skill vs model size"))
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes[0][0].set_ylabel("accuracy")
+    return fig
+
+
+@_figure
+def emergence_plot(rungs: dict, skill: str = "add2", skill_name: str = "held-out two-digit sums",
+                   chance: float | None = None, title: str | None = None):
+    """A ladder of models trained on the same tokens (emergence.load_runs()["rungs"]): left, the final
+    validation loss (log y, left axis) and the skill (right axis) against parameters; middle and right,
+    every rung's loss and skill against its training compute as it trained (one colour per rung)."""
+    names = list(rungs)
+    params = _np([rungs[n]["params"] for n in names])
+    fig, axes = _subplots(1, 3, figsize=(13.5, 3.7), title=title)
+    ax = axes[0]
+    ax.plot(params, [rungs[n]["val_loss"][-1] for n in names], "o-", color=PALETTE["base"], label="validation loss")
+    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="validation loss (nats per token)",
+           title="at the end of training, by size")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
+    right = _twin(ax)
+    right.plot(params, [rungs[n][skill][-1] for n in names], "s-", color=PALETTE["gold"], label=skill_name)
+    right.set(ylim=(-0.02, 1.05), ylabel=skill_name)
+    right.yaxis.set_major_formatter(PercentFormatter(1.0))
+    for p, n in zip(params, names):
+        ax.annotate(n, (p, rungs[n]["val_loss"][-1]), xytext=(0, 6), textcoords="offset points", fontsize=7, ha="center")
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="center left")
+    for i, n in enumerate(names):
+        r = rungs[n]
+        compute = _np(r["tokens"][1:]) * r["flops_per_token"]
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        axes[1].plot(compute, r["val_loss"][1:], "-", color=color, label=n)
+        axes[2].plot(compute, r[skill][1:], "o-", ms=3, color=color, label=n)
+    axes[1].set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel="validation loss",
+                title="loss as each rung trains")
+    axes[1].yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
+    axes[1].yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
+    axes[2].set(xscale="log", xlabel="training compute C (FLOPs)", ylabel=skill_name, ylim=(-0.02, 1.05),
+                title="the skill as each rung trains")
+    axes[2].yaxis.set_major_formatter(PercentFormatter(1.0))
     if chance is not None:
-        ax.axhline(chance, ls=":", color=PALETTE["chance"], label=f"chance ({chance:.0%})")
-    ax.set_xscale("log")
-    ax.set(xlabel="parameters", ylabel="accuracy", ylim=(-0.02, 1.05), title=title or "a skill vs model size")
+        axes[2].axhline(chance, ls=":", color=PALETTE["chance"], label=f"chance ({chance:.0%})")
+    axes[2].legend(fontsize=7, loc="upper left")
+    return fig
+
+
+@_figure
+def share_bars(shares: dict, title: str | None = None, colors: dict | None = None):
+    """Grouped bars of shares (0..1): {group: {measure: share}}, one colour per group, each bar
+    labelled with its percentage. E.g. {"base": {"knows": 0.76, "answers": 0.0}, "SFT": {...}}."""
+    groups = list(shares)
+    measures = list(dict.fromkeys(m for g in groups for m in shares[g]))
+    fig, ax = _subplots(figsize=(1.1 + 1.6 * len(measures) + 0.3 * len(groups) * len(measures), 3.4))
+    width = 0.8 / len(groups)
+    x = np.arange(len(measures))
+    for i, g in enumerate(groups):
+        values = [shares[g].get(m, np.nan) for m in measures]
+        color = (colors or {}).get(g, _color(g, i))
+        bars = ax.bar(x + (i - (len(groups) - 1) / 2) * width, values, width, label=g, color=color)
+        ax.bar_label(bars, labels=[f"{v:.0%}" if v == v else "" for v in values], fontsize=7, padding=2)
+    ax.set_xticks(x, measures)
+    ax.set(ylim=(0, 1.3), ylabel="share", title=title)       # headroom: the legend sits above 100%
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.legend()
+    ax.legend(loc="upper center", ncols=len(groups))
     return fig
 
 

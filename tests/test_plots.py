@@ -86,6 +86,11 @@ def test_tokens_strip_mask_values_and_wrapping():
     assert len(fig.axes[0].patches) == 60 and len(ys) > 1                 # wrapped onto several rows
     fig = drawn(plots.tokens_strip(pieces[:5], values=torch.tensor([-1.0, 0, 0.5, 2, 0]), value_label="KL"), 2)
     assert fig.axes[1].get_xlabel() == "KL"                               # the colorbar
+    assert fig.axes[1].get_xlim()[0] == pytest.approx(-2.0)             # a signed value: diverging, centred at 0
+    fig = drawn(plots.tokens_strip(pieces[:3], values=[0.0, 1.0, 4.0], value_label="loss (nats)"), 2)
+    assert fig.axes[1].get_xlim() == pytest.approx((0.0, 4.0))           # a loss is never negative: from 0 up
+    fills = [p.get_facecolor() for p in fig.axes[0].patches]
+    assert min(fills[0][:3]) > 0.9 and fills[2][1] < 0.3                  # zero loss white, the largest dark red
 
 
 def test_style_is_restored_after_each_figure():
@@ -168,3 +173,21 @@ def test_annotator_agreement_report_card_and_nb09():
 def test_bpe_merges_plot():
     fig = drawn(plots.bpe_merges_plot([256, 300, 400], [1.0, 0.8, 0.6], counts=[90, 50, 20]), 2)
     assert len(fig.axes[1].lines) == 1
+
+
+def test_share_bars_one_bar_per_group_and_measure_labelled():
+    fig = drawn(plots.share_bars({"base": {"knows": 0.76, "answers": 0.0}, "SFT": {"knows": 0.26, "answers": 0.94}}), 1)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 4 and [t.get_text() for t in ax.get_xticklabels()] == ["knows", "answers"]
+    assert sorted(round(p.get_height(), 2) for p in ax.patches) == [0.0, 0.26, 0.76, 0.94]
+    assert {"76%", "94%"} <= {t.get_text() for t in ax.texts}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["base", "SFT"]
+
+
+def test_emergence_plot_loss_and_skill_by_size_and_by_compute():
+    rung = lambda p, final: {"params": p, "flops_per_token": 6 * p, "tokens": [0, 100, 200],
+                             "val_loss": [6.0, 2.0, 1.0 / np.log10(p)], "add2": [0.0, 0.0, final]}
+    rungs = {"a": rung(1e4, 0.0), "b": rung(1e5, 0.05), "c": rung(1e6, 0.8)}
+    fig = drawn(plots.emergence_plot(rungs, chance=0.01), 4)               # three panels and the twin axis
+    assert len(fig.axes[1].lines) == 3 and len(fig.axes[2].lines) == 4     # a line per rung (+ chance)
+    assert list(fig.axes[3].lines[0].get_ydata()) == [0.0, 0.05, 0.8]      # the skill by size, on the twin
