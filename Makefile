@@ -18,7 +18,7 @@ PORT   ?= 8888
 # pytest workers: 2 cores here; notebooks need --dist loadscope (one worker per notebook).
 WORKERS ?= 2
 
-.PHONY: lab test test-unit bench checkpoints hacking-runs pipeline clean setup lock
+.PHONY: lab test test-unit bench checkpoints hacking-runs emergence-runs pipeline clean setup lock
 
 setup: $(STAMP)
 
@@ -64,6 +64,11 @@ checkpoints: $(STAMP)
 # `make checkpoints`: the file records the checkpoints it was computed from.
 hacking-runs: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m minilab.hacking
+
+# Notebook 04's ladder (data/runs/emergence.json): nine models trained like the bundled base models,
+# about 25 minutes on 2 cores. It records the digest of the tokenizer it used.
+emergence-runs: $(STAMP)
+	OMP_NUM_THREADS=1 $(PY) -m minilab.emergence
 
 pipeline: $(STAMP)
 	$(PY) -m minilab pipeline --size nano --seed 0

@@ -35,24 +35,39 @@ METRICS_MIME = "application/vnd.minilab.metrics+json"
 # ----------------------------------------------------------------------------- publish
 
 def publish(metrics: dict[str, Any]) -> None:
-    """Display `metrics` (name -> number or string) for readers and for `minilab report`."""
+    """Display `metrics` for readers and for `minilab report`. A metric is a number, a string, a bool,
+    None, or a list or dict of those (nested too), e.g. a curve or a grid of accuracies."""
     from IPython.display import display
-    clean = {}
-    for name, value in metrics.items():
-        if hasattr(value, "item"):                       # numpy / torch scalars
-            value = value.item()
-        if not isinstance(value, (int, float, str, bool)) and value is not None:
-            raise TypeError(f"publish: metric {name!r} must be a number or a string, got {type(value).__name__}")
-        clean[str(name)] = value
+    clean = {str(name): _metric(name, value) for name, value in metrics.items()}
     rows = "\n".join(f"| {name} | {fmt(value)} |" for name, value in clean.items())
     display({METRICS_MIME: clean,
              "text/markdown": f"| metric | value |\n|---|---|\n{rows}",
              "text/plain": "\n".join(f"{name}: {fmt(value)}" for name, value in clean.items())}, raw=True)
 
 
+def _metric(name, value):
+    """A metric as plain JSON: numpy/torch scalars become numbers; lists and dicts are checked inside."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:      # numpy / torch scalars
+        value = value.item()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_metric(name, v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _metric(name, v) for k, v in value.items()}
+    raise TypeError(f"publish: metric {name!r} must be a number, a string, or a list or dict of them, "
+                    f"got {type(value).__name__}")
+
+
 def fmt(value: Any) -> str:
-    """A metric as a reader sees it: floats to 4 significant digits."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    """A metric as a reader sees it: floats to 4 significant digits, inside lists and dicts too."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(fmt(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {fmt(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 # ----------------------------------------------------------------------------- parameters

@@ -186,43 +186,46 @@ def skill_vs_size(params, accuracies, chance: float | None = None, labels: list[
 
 @_figure
 def emergence_plot(rungs: dict, skill: str = "add2", skill_name: str = "held-out two-digit sums",
-                   chance: float | None = None, title: str | None = None):
-    """A ladder of models trained on the same tokens (emergence.load_runs()["rungs"]): left, the final
-    validation loss (log y, left axis) and the skill (right axis) against parameters; middle and right,
-    every rung's loss and skill against its training compute as it trained (one colour per rung)."""
+                   title: str | None = None):
+    """A ladder of models trained on the same tokens (emergence.load_runs()["rungs"]), four panels:
+    by size at the end of training, the validation loss (log, left axis) and the skill (right axis);
+    as each rung trains, its loss and its skill against training compute (a colour per rung); and
+    the skill against the validation loss at every measurement of every rung."""
     names = list(rungs)
     params = _np([rungs[n]["params"] for n in names])
-    fig, axes = _subplots(1, 3, figsize=(13.5, 3.7), title=title)
-    ax = axes[0]
-    ax.plot(params, [rungs[n]["val_loss"][-1] for n in names], "o-", color=PALETTE["base"], label="validation loss")
-    ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="validation loss (nats per token)",
-           title="at the end of training, by size")
-    ax.yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
-    ax.yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
-    right = _twin(ax)
+    fig, axes = _subplots(2, 2, figsize=(11, 7.2), title=title)
+    (size_ax, loss_ax), (skill_ax, threshold_ax) = axes
+    size_ax.plot(params, [rungs[n]["val_loss"][-1] for n in names], "o-", color=PALETTE["base"], label="validation loss")
+    size_ax.set(xscale="log", yscale="log", xlabel="parameters", ylabel="validation loss (nats per token)",
+                title="at the end of training, by size")
+    right = _twin(size_ax)
     right.plot(params, [rungs[n][skill][-1] for n in names], "s-", color=PALETTE["gold"], label=skill_name)
     right.set(ylim=(-0.02, 1.05), ylabel=skill_name)
     right.yaxis.set_major_formatter(PercentFormatter(1.0))
     for p, n in zip(params, names):
-        ax.annotate(n, (p, rungs[n]["val_loss"][-1]), xytext=(0, 6), textcoords="offset points", fontsize=7, ha="center")
-    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(handles, [h.get_label() for h in handles], loc="center left")
+        right.annotate(n, (p, rungs[n][skill][-1]), xytext=(0, 6), textcoords="offset points", fontsize=7, ha="center")
+    handles = size_ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    size_ax.legend(handles, [h.get_label() for h in handles], loc="upper center")
     for i, n in enumerate(names):
         r = rungs[n]
         compute = _np(r["tokens"][1:]) * r["flops_per_token"]
-        color = RUN_COLORS[i % len(RUN_COLORS)]
-        axes[1].plot(compute, r["val_loss"][1:], "-", color=color, label=n)
-        axes[2].plot(compute, r[skill][1:], "o-", ms=3, color=color, label=n)
-    axes[1].set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel="validation loss",
-                title="loss as each rung trains")
-    axes[1].yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
-    axes[1].yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
-    axes[2].set(xscale="log", xlabel="training compute C (FLOPs)", ylabel=skill_name, ylim=(-0.02, 1.05),
-                title="the skill as each rung trains")
-    axes[2].yaxis.set_major_formatter(PercentFormatter(1.0))
-    if chance is not None:
-        axes[2].axhline(chance, ls=":", color=PALETTE["chance"], label=f"chance ({chance:.0%})")
-    axes[2].legend(fontsize=7, loc="upper left")
+        color = RUN_COLORS[i % len(RUN_COLORS)] if len(names) <= len(RUN_COLORS) else plt.get_cmap("viridis")(i / (len(names) - 1))
+        loss_ax.plot(compute, r["val_loss"][1:], "-", color=color, label=n)
+        skill_ax.plot(compute, r[skill][1:], "o-", ms=3, color=color, label=n)
+        threshold_ax.plot(r["val_loss"][1:], r[skill][1:], "o", ms=4, color=color, label=n)
+    loss_ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel="validation loss",
+                title="the loss as each rung trains")
+    loss_ax.legend(fontsize=7, ncols=2)
+    skill_ax.set(xscale="log", xlabel="training compute C (FLOPs)", ylabel=skill_name, ylim=(-0.02, 1.05),
+                 title="the skill as each rung trains")
+    threshold_ax.set(xscale="log", xlabel="validation loss (lower is better →)", ylabel=skill_name, ylim=(-0.02, 1.05),
+                     title="the skill against the loss, every measurement")
+    threshold_ax.invert_xaxis()
+    for ax in (skill_ax, threshold_ax):
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    for axis in (size_ax.yaxis, loss_ax.yaxis, threshold_ax.xaxis):     # after the log scales, which reset them
+        axis.set_major_formatter(FormatStrFormatter("%.1f"))
+        axis.set_minor_formatter(FormatStrFormatter("%.1f"))
     return fig
 
 

@@ -73,5 +73,10 @@ def test_publish_displays_json_and_a_table(monkeypatch):
     bundle = shown[0]
     assert bundle[METRICS_MIME] == {"gold_reward": 0.5, "kl": 2, "size": "nano"}
     assert "| gold_reward | 0.5 |" in bundle["text/markdown"]
-    with pytest.raises(TypeError, match="curve"):
-        publish({"curve": [1, 2]})
+    publish({"curve": [1, np.float64(0.123456)], "grid": {"count": {"nano": 0.5}}})
+    assert shown[1][METRICS_MIME] == {"curve": [1, 0.123456], "grid": {"count": {"nano": 0.5}}}
+    assert "| curve | [1, 0.1235] |" in shown[1]["text/markdown"] and "grid: {count: {nano: 0.5}}" in shown[1]["text/plain"]
+    with pytest.raises(TypeError, match="'model' must be a number, a string, or a list or dict"):
+        publish({"model": object()})
+    with pytest.raises(TypeError, match="'curve'"):
+        publish({"curve": [1, {2}]})                    # a set inside a list

@@ -188,6 +188,7 @@ def test_emergence_plot_loss_and_skill_by_size_and_by_compute():
     rung = lambda p, final: {"params": p, "flops_per_token": 6 * p, "tokens": [0, 100, 200],
                              "val_loss": [6.0, 2.0, 1.0 / np.log10(p)], "add2": [0.0, 0.0, final]}
     rungs = {"a": rung(1e4, 0.0), "b": rung(1e5, 0.05), "c": rung(1e6, 0.8)}
-    fig = drawn(plots.emergence_plot(rungs, chance=0.01), 4)               # three panels and the twin axis
-    assert len(fig.axes[1].lines) == 3 and len(fig.axes[2].lines) == 4     # a line per rung (+ chance)
-    assert list(fig.axes[3].lines[0].get_ydata()) == [0.0, 0.05, 0.8]      # the skill by size, on the twin
+    fig = drawn(plots.emergence_plot(rungs), 5)                            # four panels and the twin axis
+    assert all(len(fig.axes[i].lines) == 3 for i in (1, 2, 3))             # a line per rung
+    assert list(fig.axes[4].lines[0].get_ydata()) == [0.0, 0.05, 0.8]      # the skill by size, on the twin
+    assert fig.axes[3].xaxis_inverted()                                    # skill vs loss: better to the right
