@@ -230,6 +230,33 @@ def emergence_plot(rungs: dict, skill: str = "add2", skill_name: str = "held-out
 
 
 @_figure
+def skill_grid(grid: dict, guess: dict | None = None, title: str | None = None):
+    """A heatmap of accuracy, one row per skill and one column per model ({skill: {model: accuracy}}),
+    each cell labelled; `guess` ({skill: rate}) adds a first column, what guessing the answer's shape gets."""
+    skills = list(grid)
+    models = list(dict.fromkeys(m for row in grid.values() for m in row))
+    columns = (["guess"] if guess else []) + models
+    values = np.array([[(guess or {}).get(s, np.nan) if c == "guess" else grid[s].get(c, np.nan) for c in columns]
+                       for s in skills], dtype=float)
+    fig, ax = _subplots(figsize=(1.6 + 0.95 * len(columns), 0.8 + 0.42 * len(skills)), title=title)
+    image = ax.imshow(values, cmap="Greens", vmin=0, vmax=1, aspect="auto")
+    for i in range(len(skills)):
+        for j in range(len(columns)):
+            v = values[i, j]
+            if v == v:
+                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=8,
+                        color="white" if v > 0.6 else ("#555555" if columns[j] == "guess" else "black"))
+    ax.set_xticks(range(len(columns)), columns)
+    ax.set_yticks(range(len(skills)), skills)
+    ax.tick_params(length=0)
+    ax.grid(False)
+    if guess:
+        ax.axvline(0.5, color="white", lw=3)
+    fig.colorbar(image, ax=ax, format=PercentFormatter(1.0), shrink=0.8, label="held-out accuracy")
+    return fig
+
+
+@_figure
 def share_bars(shares: dict, title: str | None = None, colors: dict | None = None):
     """Grouped bars of shares (0..1): {group: {measure: share}}, one colour per group, each bar
     labelled with its percentage. E.g. {"base": {"knows": 0.76, "answers": 0.0}, "SFT": {...}}."""

@@ -165,3 +165,15 @@ def skill_accuracy(model, tok, items) -> float:
         raise ValueError("skill_accuracy: no items given")
     answers = skill_answers(model, tok, items)
     return sum(a == answer for a, (_, answer) in zip(answers, items)) / len(items)
+
+
+def guess_rate(skill: str, items) -> float:
+    """What a model that knows nothing of the input but the answer's shape gets: for compare, always
+    copying the same one of the two numbers; otherwise, always giving the commonest answer."""
+    if not items:
+        raise ValueError("guess_rate: no items given")
+    if skill == "compare":
+        first = sum(p[len("Which is larger, "):].split(" or ")[0] == a for p, a in items) / len(items)
+        return max(first, 1 - first)
+    answers = [a for _, a in items]
+    return max(answers.count(a) for a in set(answers)) / len(answers)

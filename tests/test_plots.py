@@ -192,3 +192,12 @@ def test_emergence_plot_loss_and_skill_by_size_and_by_compute():
     assert all(len(fig.axes[i].lines) == 3 for i in (1, 2, 3))             # a line per rung
     assert list(fig.axes[4].lines[0].get_ydata()) == [0.0, 0.05, 0.8]      # the skill by size, on the twin
     assert fig.axes[3].xaxis_inverted()                                    # skill vs loss: better to the right
+
+
+def test_skill_grid_one_cell_per_skill_and_model_plus_the_guess_column():
+    grid = {"facts": {"w32": 0.14, "micro": 0.9}, "reverse/written": {"w32": 0.0, "micro": 0.22}}
+    fig = drawn(plots.skill_grid(grid, guess={"facts": 0.1, "reverse/written": 0.0}), 2)   # the map and its colorbar
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["guess", "w32", "micro"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["facts", "reverse/written"]
+    assert [t.get_text() for t in ax.texts] == ["10%", "14%", "90%", "0%", "0%", "22%"]

@@ -76,3 +76,11 @@ def test_fact_probe_reads_the_bundled_models_knowledge(world):
     assert skills.fact_accuracy(base, tok, world, "test") >= 0.7          # notebook 05 measures 90%
     sft, _, _ = load_checkpoint("sft-micro")
     assert skills.fact_accuracy(sft, tok, world, "test") <= 0.7           # ... and SFT moved it (50%)
+
+
+def test_guess_rate_is_what_answering_blind_gets(world):
+    assert skills.guess_rate("count", [("a", "1"), ("b", "0"), ("c", "1"), ("d", "1")]) == 0.75
+    compare = skills.skill_items(world, "compare", "test", "written")
+    rate = skills.guess_rate("compare", compare)
+    assert 0.5 <= rate < 0.6                                    # the larger number is first about half the time
+    assert skills.guess_rate("reverse", skills.skill_items(world, "reverse", "test", "written")) <= 0.02
