@@ -65,10 +65,12 @@ checkpoints: $(STAMP)
 hacking-runs: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m minilab.hacking
 
-# Notebook 04's ladder (data/runs/emergence.json): nine models trained like the bundled base models,
-# about 25 minutes on 2 cores. It records the digest of the tokenizer it used.
+# Notebook 04's ladders: nine models trained like the bundled base models (data/runs/emergence.json,
+# about 25 minutes on 2 cores) and five trained with the skills' worksheets too (data/runs/skills.json,
+# about 20 minutes). Each file records the digest of the tokenizer it used.
 emergence-runs: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m minilab.emergence
+	OMP_NUM_THREADS=1 $(PY) -m minilab.emergence --skills
 
 pipeline: $(STAMP)
 	$(PY) -m minilab pipeline --size nano --seed 0

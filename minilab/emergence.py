@@ -1,4 +1,4 @@
-"""Emergence on a ladder: the runs notebook 04 draws, and how they are stored.
+"""Emergence on a ladder, and the Swiss-cheese skill grid: the runs notebook 04 draws, and how they are stored.
 
 One question, asked of a ladder of GPTs trained the way the bundled base models were (the same
 corpus, tokenizer, batches of 32 windows of 128 tokens, 1,200 steps, so every rung reads the same
@@ -10,20 +10,26 @@ Every `eval_every` steps each rung records its validation loss, the held-out two
 and the one-digit accuracy (sums that are in the corpus many times), so one file gives both
 ladders: across sizes at a fixed number of tokens, and across compute within each size.
 
-The ladder takes about 45 minutes on two CPU cores, more than a lesson, so it runs once,
-`python -m minilab.emergence` (one process per rung, one thread each: same seed, same numbers on
-the same machine), and is stored in data/runs/emergence.json with a digest of the tokenizer it
-used. `load_runs` refuses a file computed with other settings or another tokenizer.
+The skill grid (`SKILL_LADDER`) trains five of the rungs the same way on the corpus plus the
+worksheets of skills.py, and asks each, at the end, every skill on held-out items (`skill_grid`).
+
+The nine rungs take 46 minutes of one core (about 25 minutes with two workers), the grid 40 (24),
+more than a lesson, so they run once, `python -m minilab.emergence [--skills]` (one process per
+rung, one thread each: same seed, same numbers on the same machine), and are stored in
+data/runs/emergence.json and data/runs/skills.json with a digest of the tokenizer they used.
+`load_runs` refuses a file computed with other settings or another tokenizer.
 
     addition_accuracy(model, tok, world.addition_pairs("test"))   # a model's held-out sums
     runs = load_runs()                                            # or compute_runs()
     runs["rungs"]["micro"]["add2"]                                # accuracy at each eval step
+    load_runs(settings=SKILL_LADDER)["rungs"]["micro"]["grid"]    # {"facts": 0.98, "count/written": ...}
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import random
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -105,7 +111,9 @@ def corpus_text(world, settings: dict) -> str:
     """The pretraining text of a ladder: the world's corpus, plus the skills' worksheets for the grid."""
     if not settings.get("skills"):
         return world.corpus()
-    return "<|endoftext|>".join([world.corpus(), *skill_documents(world)])
+    docs = world.documents() + skill_documents(world)
+    random.Random(f"minilab-skills-corpus-{settings['seed']}").shuffle(docs)   # worksheets spread through training and validation
+    return "<|endoftext|>".join(docs)
 
 
 def skill_grid(model, tok, world) -> dict:
@@ -167,7 +175,7 @@ def _rung_job(settings: dict, name: str, log: bool = False, first_eval_only: boo
 
 
 def compute_runs(settings: dict | None = None, workers: int = 2, progress: bool = True, done: dict | None = None) -> dict:
-    """Train every rung (about 45 minutes with 2 workers); returns the dict save_runs stores. Each rung
+    """Train every rung (about 25 minutes with 2 workers); returns the dict save_runs stores. Each rung
     uses one thread, so the numbers do not depend on `workers`. done: rungs already computed with
     these settings (a stored file's "rungs"), kept as they are and not trained again."""
     settings = copy.deepcopy(settings or EMERGENCE)
@@ -197,7 +205,7 @@ def load_runs(path=None, settings: dict | None = None, check: bool = True) -> di
     settings = settings or EMERGENCE
     path = Path(path or default_path(settings))
     command = "python -m minilab.emergence" + (" --skills" if settings.get("skills") else "")
-    refresh = f"run `{command}` to compute it again (about 25 minutes), or recompute=True in notebook 04"
+    refresh = f"run `{command}` to compute it again (about 25 minutes on two cores), or recompute=True in notebook 04"
     try:
         runs = json.loads(path.read_text(encoding="utf-8"))
         missing = {"version", "settings", "checkpoints", "rungs"} - set(runs)

@@ -69,3 +69,26 @@ def test_the_stored_ladder_matches_the_code():
     assert again["add1"] == rung["add1"][:2] and again["add2"] == rung["add2"][:2]
     assert again["params"] == rung["params"]
 
+
+
+def test_the_stored_skill_grid_matches_the_corpus_it_was_trained_on():
+    """The grid was trained on the corpus plus the skills' worksheets: its first measurement (the
+    untrained model's validation loss on that text) is what the code gives now, so a change to the
+    worksheets shows here. Its rungs are the plain ladder's shapes."""
+    from minilab.model import GPT
+    from minilab.pretrain import PretrainConfig, as_ids, evaluate, train_val_split
+    settings = emergence.SKILL_LADDER
+    stored = emergence.load_runs(settings=settings)
+    _, tok, _ = load_checkpoint(settings["tokenizer"])
+    world = make_world(0)
+    _, val_ids = train_val_split(tok.encode(emergence.corpus_text(world, settings)))
+    n_layer, n_head, n_embd = settings["rungs"]["w32"]
+    cfg = PretrainConfig(vocab_size=tok.vocab_size, size=None, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
+                         block_size=settings["block_size"], eval_iters=settings["eval_iters"])
+    torch.manual_seed(settings["seed"])
+    loss = evaluate(GPT(cfg.model_config()), as_ids(val_ids), cfg.block_size, cfg.eval_batch_size, cfg.eval_iters)
+    assert loss == pytest.approx(stored["rungs"]["w32"]["val_loss"][0], abs=1e-4)
+    plain = emergence.load_runs()["rungs"]
+    assert all(stored["rungs"][n]["params"] == plain[n]["params"] for n in settings["rungs"])
+    assert set(stored["rungs"]["micro"]["grid"]) == {"facts", "one-digit sums", "two-digit sums"} | {
+        f"{s}/{f}" for s in ("compare", "count", "reverse") for f in ("written", "spelled")}
