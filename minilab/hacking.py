@@ -24,7 +24,6 @@ import argparse
 import copy
 import json
 import math
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from minilab import hacking
+from minilab import checkpoint, hacking
 
 
 def test_gao_fit_recovers_a_known_curve():
@@ -61,7 +61,7 @@ def test_an_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(hacking.os, "replace", crash)
+    monkeypatch.setattr(checkpoint.os, "replace", crash)            # where write_json_atomic swaps the file in
     with pytest.raises(KeyboardInterrupt):
         hacking.save_runs({**_fake_runs(hacking.HACKING), "seconds": 1}, path)
     assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["runs.json"]
