@@ -40,7 +40,7 @@ import torch
 from minilab.checkpoint import checkpoint_digest, data_dir, load_checkpoint, write_json_atomic
 from minilab.model import GPT, count_params, flops_per_token
 from minilab.pretrain import PretrainConfig, as_ids, evaluate, pretrain, train_val_split
-from minilab.skills import FORMS, SKILLS, fact_accuracy, skill_accuracy, skill_documents, skill_items
+from minilab.skills import FORMS, SKILLS, fact_accuracy, greedy_continuations, skill_accuracy, skill_documents, skill_items
 from minilab.world import make_world
 
 VERSION = 1
@@ -69,25 +69,10 @@ ADD_PROMPT = "Addition practice\n\n{x} + {y} ="     # the worksheet format of th
 
 
 # ---------------------------------------------------------------- the skill
-@torch.no_grad()
 def addition_answers(model, tok, pairs) -> list[int | None]:
-    """The model's greedy answer to each `x + y =` in the worksheet format (None: no number).
-    Prompts of equal token length go through the model in one batch."""
-    was_training = model.training
-    model.eval()
-    prompts = [tok.encode(ADD_PROMPT.format(x=x, y=y)) for x, y in pairs]
-    by_len: dict[int, list[int]] = {}
-    for i, ids in enumerate(prompts):
-        by_len.setdefault(len(ids), []).append(i)
-    device = next(model.parameters()).device
-    answers: list[int | None] = [None] * len(pairs)
-    for length, rows in by_len.items():
-        out = model.generate(torch.tensor([prompts[i] for i in rows], device=device), 4, temperature=0)  # (B, T0 + 4)
-        for i, new in zip(rows, out[:, length:].tolist()):
-            m = re.match(r"\s*(\d+)", tok.decode(new))
-            answers[i] = int(m.group(1)) if m else None
-    model.train(was_training)
-    return answers
+    """The model's greedy answer to each `x + y =` in the worksheet format (None: no number)."""
+    texts = greedy_continuations(model, tok, [ADD_PROMPT.format(x=x, y=y) for x, y in pairs], 4)
+    return [int(m.group(1)) if (m := re.match(r"\s*(\d+)", t)) else None for t in texts]
 
 
 def addition_accuracy(model, tok, pairs) -> float:

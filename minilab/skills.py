@@ -133,30 +133,44 @@ def fact_items(world, split: str = "all") -> list[tuple[str, str, object]]:
     return items
 
 
-def fact_accuracy(model, tok, world, split: str = "all") -> float:
-    """Share of facts whose completion names the right value (and no other) before its first full stop."""
+def fact_knowledge(model, tok, world, split: str = "all") -> list[bool]:
+    """For each of fact_items(world, split): does the completion name the right value (and no other)
+    before its first full stop?"""
     items = fact_items(world, split)
     answers = skill_answers(model, tok, [(p, a) for p, a, _ in items], max_new_tokens=8)
-    return sum(world.stated_values(q, text.split(".")[0]) == {a} for text, (_, a, q) in zip(answers, items)) / len(items)
+    return [world.stated_values(q, text.split(".")[0]) == {a} for text, (_, a, q) in zip(answers, items)]
+
+
+def fact_accuracy(model, tok, world, split: str = "all") -> float:
+    """Share of facts whose completion names the right value (and no other) before its first full stop."""
+    known = fact_knowledge(model, tok, world, split)
+    return sum(known) / len(known)
 
 
 @torch.no_grad()
-def skill_answers(model, tok, items, max_new_tokens: int = 24) -> list[str]:
-    """The model's greedy continuation of each prompt, up to the end of its line."""
+def greedy_continuations(model, tok, prompts: list[str], max_new_tokens: int) -> list[str]:
+    """The model's greedy continuation of each prompt, decoded as it comes (no cut). Prompts of equal
+    token length go through the model in one batch; the model's train/eval mode is left as it was."""
     was_training = model.training
     model.eval()
-    prompts = [tok.encode(p) for p, _ in items]
+    ids = [tok.encode(p) for p in prompts]
     by_len: dict[int, list[int]] = {}
-    for i, ids in enumerate(prompts):
-        by_len.setdefault(len(ids), []).append(i)
+    for i, row in enumerate(ids):
+        by_len.setdefault(len(row), []).append(i)
     device = next(model.parameters()).device
-    answers = [""] * len(items)
+    texts = [""] * len(prompts)
     for length, rows in by_len.items():
-        out = model.generate(torch.tensor([prompts[i] for i in rows], device=device), max_new_tokens, temperature=0)
+        out = model.generate(torch.tensor([ids[i] for i in rows], device=device), max_new_tokens, temperature=0)
         for i, new in zip(rows, out[:, length:].tolist()):
-            answers[i] = tok.decode(new).split("\n")[0].split("<|")[0].strip()
+            texts[i] = tok.decode(new)
     model.train(was_training)
-    return answers
+    return texts
+
+
+def skill_answers(model, tok, items, max_new_tokens: int = 24) -> list[str]:
+    """The model's greedy continuation of each prompt, up to the end of its line."""
+    texts = greedy_continuations(model, tok, [p for p, _ in items], max_new_tokens)
+    return [t.split("\n")[0].split("<|")[0].strip() for t in texts]
 
 
 def skill_accuracy(model, tok, items) -> float:
