@@ -1,5 +1,5 @@
 # minilab: the two commands of the README, plus the tools behind them.
-#   make lab    set up .venv (once) and start JupyterLab on notebooks/ at http://127.0.0.1:8888
+#   make lab    set up .venv (once) and start JupyterLab on notebooks/ at http://127.0.0.1:8888 (opens START.ipynb: both languages)
 #   make test   set up .venv (once) and run the whole test suite, notebooks included (fast mode)
 # Every target does its own set-up; a second run skips what is done.
 
@@ -40,7 +40,7 @@ lock:
 	$(UV) pip compile requirements.txt --quiet --generate-hashes $(UV_FLAGS) --custom-compile-command "make lock" -o $(LOCK)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter-lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks
+	$(VENV)/bin/jupyter-lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/START.ipynb
 
 test: $(STAMP)
 	# Chromium + a CJK font from apt (root or sudo); without them the browser tests skip (and fail under CI=true)

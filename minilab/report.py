@@ -166,7 +166,8 @@ def execute(run: Run, no_input: bool, cell_timeout: float | None = None) -> None
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="minilab report", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("notebook", help="a .ipynb file, or 'all' for every notebook in notebooks/ (one HTML book)")
+    parser.add_argument("notebook", help="a .ipynb file, or 'all' for every notebook in notebooks/ (one HTML book), "
+                                         "or 'zh' for every Chinese notebook in notebooks/zh/")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter for every run (parsed like papermill: True/False/None/int/float/str)")
     parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
@@ -226,13 +227,16 @@ def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
         if name in fixed or name in grid:
             raise ValueError(f"parameter {name} is given twice (by -p and/or --sweep)")
         grid[name] = [(text, parse_value(text)) for text in values.split(",")]
-    if args.notebook == "all":
+    whole = args.notebook in ("all", "zh")                  # the whole course, in English or in Chinese
+    if whole:
         if grid:
-            raise ValueError("--sweep needs a single notebook, not 'all'")
-        notebooks = sorted(NOTEBOOKS_DIR.glob("[0-9]*.ipynb"))
+            raise ValueError(f"--sweep needs a single notebook, not {args.notebook!r}")
+        folder = NOTEBOOKS_DIR / "zh" if args.notebook == "zh" else NOTEBOOKS_DIR
+        notebooks = sorted(folder.glob("[0-9]*.ipynb"))
         if not notebooks:
-            raise ValueError(f"no notebooks found in {NOTEBOOKS_DIR}")
-        title, out = "minilab: the course", args.out or Path("reports/course")
+            raise ValueError(f"no notebooks found in {folder}")
+        title, out = (("minilab：课程", args.out or Path("reports/course-zh")) if args.notebook == "zh"
+                      else ("minilab: the course", args.out or Path("reports/course")))
     else:
         notebooks = [Path(args.notebook)]
         if not notebooks[0].is_file():
@@ -243,7 +247,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
     runs, taken = [], set()
     for nb in notebooks:
         declared = papermill.inspect_notebook(str(nb))
-        given = fixed if args.notebook != "all" else {k: v for k, v in fixed.items() if k in declared}
+        given = fixed if not whole else {k: v for k, v in fixed.items() if k in declared}
         seen: dict[tuple, dict[str, str]] = {}             # the swept values of a run -> their texts
         for point in itertools.product(*grid.values()):
             texts = {name: text for name, (text, _) in zip(grid, point)}
@@ -262,7 +266,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Run], list[str], str, Path]:
             swept = {k: params[k] for k in grid}
             runs.append(Run(nb, params, out / f"{output_name(nb.stem, swept, taken)}.ipynb",
                             defaults={k: p["default"] for k, p in declared.items()}))
-    if args.notebook == "all":
+    if whole:
         unused = [k for k in fixed if not any(k in r.params for r in runs)]
         if unused:
             raise ValueError(f"no notebook has parameter {', '.join(map(repr, unused))}")

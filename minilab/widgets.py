@@ -37,6 +37,8 @@ Choices:
 - `slider(value, low, high, step, description)` widens its range to include `value`:
   ipywidgets would silently clamp a value outside [min, max], and a papermill report asking
   for β = 0.8 would run β = 0.5 under the label β = 0.8.
+- In the Chinese notebooks (`minilab.i18n.use_language("zh")`) the controls' descriptions, the button
+  and the status are translated when the panel is built; the values are the same.
 - CSS classes for tests and styling: each control `minilab-{name}`, the plot area
   `minilab-plots`, the status label `minilab-status`, the button `minilab-run`.
 """
@@ -49,6 +51,8 @@ from typing import Any, Callable
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 from IPython.display import Image, display
+
+from minilab.i18n import status, translate
 
 
 def slider(value: float, low: float, high: float, step: float, description: str):
@@ -69,11 +73,13 @@ class Panel:
         self.error: BaseException | None = None
         self._static = []                  # display handles of the static copy
 
-        self.button = widgets.Button(description="Run", icon="play").add_class("minilab-run")
-        self.status = widgets.Label("ready").add_class("minilab-status")
+        self.button = widgets.Button(description=translate("Run"), icon="play").add_class("minilab-run")
+        self.status = widgets.Label(translate("ready")).add_class("minilab-status")
         self.plots = widgets.Output().add_class("minilab-plots")
         for name, control in controls.items():
             control.add_class(f"minilab-{name}")
+            if hasattr(control, "description"):
+                control.description = translate(control.description)   # Chinese in notebooks/zh/
             if hasattr(control, "continuous_update"):
                 control.continuous_update = False          # run on release, not on every pixel
             control.observe(lambda change: self.run(), names="value")
@@ -88,7 +94,7 @@ class Panel:
     def run(self, raise_errors: bool = False) -> list[bytes]:
         """Call run_fn with the controls' values and redraw; returns the figures as PNG bytes."""
         run = self.runs + 1
-        self.status.value = f"running (run {run})..."
+        self.status.value = status("running", run)
         self.button.disabled = True
         pngs = []
         self.plots.clear_output(wait=True)                 # keep the old plots until new output arrives
@@ -102,13 +108,13 @@ class Panel:
                     plt.figure(num).savefig(buffer, format="png", bbox_inches="tight")
                     pngs.append(buffer.getvalue())
                 plt.show()                                 # inline backend: display and close the figures
-                self.error, self.status.value = None, f"done (run {run})"
+                self.error, self.status.value = None, status("done", run)
             except Exception as error:                     # keep the panel alive; say what went wrong
                 plt.close("all")
                 self.plots.clear_output()
                 print("".join(traceback.format_exception_only(type(error), error)).strip())
                 self.error = error
-                self.status.value = f"error (run {run}): {type(error).__name__}: {error}"
+                self.status.value = status("error", run) + f": {type(error).__name__}: {error}"
                 if raise_errors:
                     raise
             finally:

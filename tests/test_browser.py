@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -208,13 +209,20 @@ def test_beta_slider_redraws_the_plot(browser, lab, name):
         shutdown_kernels(lab)
 
 
-@pytest.mark.parametrize("name", ["widget_panel.ipynb", "01_tokenization.ipynb", "03_pretraining.ipynb"])
+# zh/01 is notebook 01's Chinese twin (the same code cells; nbval runs the English one)
+@pytest.mark.parametrize("name", ["widget_panel.ipynb", "zh/01_tokenization.ipynb", "03_pretraining.ipynb"])
 def test_notebook_runs_with_widgets_rendered(browser, lab, name):
     source = notebook_path(name)
     page = open_and_run_all(browser, lab, source)
     try:
         assert_clean(page, source)
-        screenshot(page, f"{source.stem}_run_all")
+        if source.parent.name == "zh":                 # the widgets speak Chinese: button, status, labels
+            page.wait_for_function("() => /完成/.test(document.querySelector('.minilab-status')?.textContent ?? '')",
+                                   timeout=RERUN_TIMEOUT_S * 1000)
+            assert "运行" in page.locator(".minilab-run").first.inner_text()
+            labels = page.locator(".jp-OutputArea-output .widget-label").all_inner_texts()
+            assert any(re.search("[\u4e00-\u9fff]", label) for label in labels), labels
+        screenshot(page, f"{source.stem}{'_zh' if source.parent.name == 'zh' else ''}_run_all")
     finally:
         page.close()
         shutdown_kernels(lab)
