@@ -106,6 +106,12 @@ def test_unknown_exercises_and_notebooks_are_named():
 
 def test_a_checker_that_raises_on_a_students_function_is_a_wrong_answer(capsys):
     from minilab.exercises import Say, first_failure
-    problem = first_failure(lambda x: 1 / 0 if x else 1, [((0,), 1)])
-    assert problem is None
+    assert first_failure(lambda x: x + 1, [((1,), 2)]) is None
     assert isinstance(first_failure(lambda x: x + 1, [((1,), 3)]), Say)
+    assert check("10.1", lambda p, G: 1 / 0) is False             # mixed(p, G), run on cases
+    assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_facts_accept_numpy_booleans():
+    import numpy as np
+    assert check("02.2", {1: np.bool_(True), 2: np.bool_(False), 3: True, 4: False}) is True

@@ -7,13 +7,6 @@ import re
 
 from minilab.exercises import Say, exercise, facts, first_failure, wrong_type
 
-def plain_bools(answer):
-    """A facts answer with numpy booleans (what a comparison of numpy numbers gives) turned into bools."""
-    if isinstance(answer, dict):
-        return {k: bool(v) if type(v).__name__ in ("bool_", "bool") else v for k, v in answer.items()}
-    return answer
-
-
 EARLY_STOPPING = {1: False, 2: True, 3: True, 4: False, 5: True}
 
 
@@ -43,7 +36,7 @@ EARLY_STOPPING = {1: False, 2: True, 3: True, 4: False, 5: True}
           wrong=({1: True, 2: True, 3: True, 4: True, 5: True}, {1: False, 2: False, 3: False, 4: False, 5: False},
                  {1: False, 2: True, 3: False, 4: False, 5: True}, {1: False}))
 def _08_1(answer):
-    return facts(plain_bools(answer), EARLY_STOPPING)
+    return facts(answer, EARLY_STOPPING)
 
 
 def names_the_question(world, prompt: str, reply: str) -> bool:
@@ -129,4 +122,4 @@ LIVE_BETA = {1: True, 2: True, 3: False, 4: False}
           wrong=({1: True, 2: False, 3: False, 4: False}, {1: True, 2: True, 3: True, 4: True},
                  {1: False, 2: False, 3: False, 4: False}, {1: True, 2: True}))
 def _08_3(answer):
-    return facts(plain_bools(answer), LIVE_BETA)
+    return facts(answer, LIVE_BETA)

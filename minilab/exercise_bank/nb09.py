@@ -1,7 +1,6 @@
 """Notebook 09 (don't teach, incentivize): the exercises' checkers."""
 from __future__ import annotations
 
-from minilab.exercise_bank.nb08 import plain_bools
 from minilab.exercises import Say, exercise, facts
 
 MILD = {1: True, 2: False, 3: True, 4: True, 5: False}
@@ -37,7 +36,7 @@ MILD = {1: True, 2: False, 3: True, 4: True, 5: False}
           wrong=({1: True, 2: True, 3: True, 4: True, 5: True}, {1: True, 2: False, 3: False, 4: True, 5: False},
                  {1: False, 2: False, 3: False, 4: False, 5: False}, [True, False, True, True, False]))
 def _09_1(answer):
-    return facts(plain_bools(answer), MILD)
+    return facts(answer, MILD)
 
 
 PROMPT_MIX = {1: True, 2: True, 3: False, 4: True}
@@ -67,7 +66,7 @@ PROMPT_MIX = {1: True, 2: True, 3: False, 4: True}
           wrong=({1: True, 2: True, 3: True, 4: True}, {1: False, 2: False, 3: False, 4: False},
                  {1: True, 2: True, 3: False, 4: False}, {1: True, 2: True, 3: False}))
 def _09_2(answer):
-    return facts(plain_bools(answer), PROMPT_MIX)
+    return facts(answer, PROMPT_MIX)
 
 
 TOO_FAST = {1: True, 2: True, 3: True, 4: True, 5: False}
@@ -100,4 +99,4 @@ TOO_FAST = {1: True, 2: True, 3: True, 4: True, 5: False}
           wrong=({1: True, 2: True, 3: True, 4: True, 5: True}, {1: False, 2: False, 3: False, 4: False, 5: False},
                  {1: True, 2: False, 3: False, 4: True, 5: False}, {5: False}))
 def _09_3(answer):
-    return facts(plain_bools(answer), TOO_FAST)
+    return facts(answer, TOO_FAST)
