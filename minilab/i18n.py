@@ -42,7 +42,7 @@ def use_language(language: str) -> str:
     """Switch figures and widgets to `language` ("en" or "zh"); returns the language the figures use."""
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
-    from minilab.plot_style import cjk_font          # plot_style imports pyplot; keep this module light
+    from minilab.plot_style import cjk_font          # looked up at call time, where tests replace it
     hooks = [h for h in plt.rcParams["figure.hooks"] if h != _HOOK]
     figures = language
     if language == "zh":
