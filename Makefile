@@ -18,7 +18,7 @@ PORT   ?= 8888
 # pytest workers: 2 cores here; notebooks need --dist loadscope (one worker per notebook).
 WORKERS ?= 2
 
-.PHONY: lab test test-unit bench checkpoints hacking-runs emergence-runs pipeline clean setup lock
+.PHONY: lab test test-unit bench time-notebooks checkpoints hacking-runs emergence-runs pipeline clean setup lock
 
 setup: $(STAMP)
 
@@ -55,6 +55,11 @@ bench: $(STAMP)
 	$(PY) scripts/bench_pretrain.py
 	$(PY) scripts/bench_ppo.py
 	$(PY) scripts/bench_world.py
+
+# Restart & Run All and fast mode of every notebook, one at a time (about 40 minutes on a quiet
+# 2-core machine); writes the table into docs/NOTEBOOKS.md
+time-notebooks: $(STAMP)
+	$(PY) scripts/time_notebooks.py --docs
 
 # about 25 minutes; `minilab checkpoints` alone lists them, with what made each
 checkpoints: $(STAMP)

@@ -6,7 +6,9 @@ enough to copy into a notebook:
 1. sample a batch of random windows of `block_size` tokens from the training split;
 2. loss = cross-entropy between the logits and the same windows shifted by one;
 3. backward, clip the gradient norm, AdamW step with the scheduled learning rate;
-4. every `eval_interval` iterations, the loss on the *whole* validation split.
+4. every `eval_interval` iterations, the loss on the *whole* validation split (or, with
+   `eval_iters` > 0, on its first batches; one that seems to reach `target_val_loss` is
+   checked on the whole split before training stops).
 
 Notable choices:
 - AdamW (Loshchilov & Hutter 2019) with weight decay on matrices only (not on the
@@ -65,7 +67,7 @@ class PretrainConfig:
     beta2: float = 0.99              # AdamW momentum of the squared gradient
     grad_clip: float = 1.0           # clip the global gradient norm to this (0: no clipping)
     eval_interval: int = 100         # evaluate the validation loss every this many iterations
-    eval_iters: int = 0              # 0: val loss over the whole val split; N > 0: over its first N batches only
+    eval_iters: int = 0              # 0: val loss over the whole val split; N > 0: over its first N batches (the target check: whole)
     eval_batch_size: int = 128       # windows per batch during evaluation
     seed: int = 0                    # seeds the initial weights and the order of batches
     target_val_loss: float | None = None  # stop as soon as the val loss is at most this
@@ -208,9 +210,11 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
             if it % 10 == 0:
                 bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val_loss[-1]:.3f}" if history.val_loss else "-")
 
-            # 4. evaluate on the whole validation split; stop at the target
+            # 4. evaluate on the validation split (eval_iters > 0: its first batches); stop at the target
             if (it + 1) % cfg.eval_interval == 0 or it + 1 == cfg.max_iters:
                 val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size, cfg.eval_iters)
+                if cfg.eval_iters and cfg.target_val_loss is not None and val_loss <= cfg.target_val_loss:
+                    val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size)   # the whole split decides
                 last_good.check(f"at iteration {it + 1}", val_loss=val_loss)
                 last_good.save()
                 history.record(eval_iter=it + 1, val_loss=val_loss, eval_elapsed=time.perf_counter() - t_start,

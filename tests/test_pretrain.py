@@ -53,6 +53,25 @@ def test_stops_early_at_the_target_and_calls_back():
     assert history["iter"][-1] == 20 and len(seen) == 1
 
 
+def test_a_subset_that_seems_to_reach_the_target_is_checked_on_the_whole_split(monkeypatch):
+    # eval_iters > 0 evaluates the first batches only; whether to stop is the whole split's call
+    import minilab.pretrain as pt
+    calls = []
+
+    def fake_evaluate(model, ids, block_size, batch_size=128, max_batches=0):
+        calls.append(max_batches)
+        if max_batches:
+            return 1.0                               # the subset always looks good enough
+        return 1.5 if len(calls) < 6 else 0.5       # the whole split agrees only at the third evaluation
+
+    monkeypatch.setattr(pt, "evaluate", fake_evaluate)
+    tok, train_ids, val_ids = char_data()
+    cfg = PretrainConfig(vocab_size=tok.vocab_size, max_iters=200, target_val_loss=1.2, eval_iters=2, **TINY)
+    _, history = pretrain(cfg, train_ids, val_ids, progress=False)
+    assert calls == [2, 0, 2, 0, 2, 0]
+    assert history["eval_iter"] == [20, 40, 60] and history["val_loss"] == [1.5, 1.5, 0.5]
+
+
 def test_warmup_then_cosine_schedule():
     cfg = PretrainConfig(vocab_size=10, lr=1e-3, min_lr=1e-4, warmup_iters=100, max_iters=1100)
     assert lr_at(0, cfg) == pytest.approx(1e-5)
