@@ -7,6 +7,7 @@ So best-of-n draws the first curve of gold against KL, and its rise shows that t
 carries signal; its fall at large n (if any) is the first sight of over-optimisation.
 
     table = sample_table(policy, rm, tok, world, prompts, n=16, seed=0)
+    rescore(table, other_rm, tok)           # the same replies, judged by another reward model
     best_of_n(table, [1, 2, 4, 8, 16])      # {n: mean gold of the reward model's pick}
     pair_accuracy(table, world)             # agreement with gold on clear pairs, by kind of pair
 """
@@ -51,6 +52,12 @@ def sample_table(policy, rm, tok, world, prompts: list[str], n: int = 16, seed: 
     scores = reward_fn(rm, tok)(samples).view(len(prompts), n)
     gold = torch.tensor([world.gold_reward(x.prompt, x.response, x.ended) for x in samples]).view(len(prompts), n)
     return SampleTable(list(prompts), samples, scores, gold)
+
+
+def rescore(table: SampleTable, rm, tok) -> SampleTable:
+    """The same replies scored by another reward model (sampling them is the costly part)."""
+    scores = reward_fn(rm, tok)(table.samples).view(len(table.prompts), table.n)
+    return SampleTable(table.prompts, table.samples, scores, table.gold)
 
 
 def best_of_n(table: SampleTable, ns=(1, 2, 4, 8, 16), repeats: int = 8, seed: int = 0) -> dict[int, float]:

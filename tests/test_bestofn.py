@@ -50,3 +50,18 @@ def test_pair_accuracy_splits_facts_from_style(world):
     t = _table(world, [0.0, 2.0, 1.0])           # wrong on top: both fact pairs lost, style pair lost too
     acc = pair_accuracy(t, world)
     assert acc["facts"] == 0.0 and acc["style"] == 0.0
+
+
+def test_rescore_equals_sampling_again_with_the_other_reward_model(world):
+    from minilab.bestofn import rescore, sample_table
+    from minilab.checkpoint import load_checkpoint
+    from minilab.reward import load_reward_model
+    sft, tok, _ = load_checkpoint("sft-nano")
+    rm_nano, rm_micro = (load_reward_model(f"rm-{s}")[0] for s in ("nano", "micro"))
+    prompts = [q.prompt for q in world.questions("heldout")[:3]]
+    by_nano = sample_table(sft, rm_nano, tok, world, prompts, n=4, seed=5)
+    by_micro = sample_table(sft, rm_micro, tok, world, prompts, n=4, seed=5)
+    again = rescore(by_nano, rm_micro, tok)
+    assert [s.response for s in again.samples] == [s.response for s in by_micro.samples]
+    assert torch.allclose(again.scores, by_micro.scores, atol=1e-5) and torch.equal(again.gold, by_micro.gold)
+    assert not torch.allclose(again.scores, by_nano.scores, atol=1e-2)     # it did use the other judge

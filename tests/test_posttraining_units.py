@@ -77,6 +77,22 @@ def test_sft_learns_the_replies(tok):
 
 # ---------------------------------------------------------------- sampling
 
+def test_evaluate_model_averages_over_several_replies_per_prompt(tok):
+    from minilab.chat import evaluate_model, evaluate_replies
+    from minilab.checkpoint import load_checkpoint
+    from minilab.world import make_world
+    world = make_world(0)
+    model, tok, _ = load_checkpoint("sft-nano")
+    prompts = [q.prompt for q in world.questions("heldout")[:3]]
+    one, samples1 = evaluate_model(model, tok, world, prompts, max_new_tokens=8, seed=3)
+    four, samples4 = evaluate_model(model, tok, world, prompts, max_new_tokens=8, seed=3, per_prompt=4)
+    assert [s.prompt for s in samples1] == prompts and [s.prompt for s in samples4] == prompts * 4
+    assert four == evaluate_replies(world, samples4)            # the figures cover all twelve replies
+    assert len({s.response for s in samples4}) > len(prompts)    # not the same reply four times
+    with pytest.raises(ValueError, match="per_prompt must be a whole number >= 1"):
+        evaluate_model(model, tok, world, prompts, per_prompt=0)
+
+
 def test_sampling_is_deterministic_and_cut_at_end(tok):
     model = tiny_gpt(tok)
     prompts = ["Ada?", "What is 2 + 3?", "Bo?"]
