@@ -34,7 +34,7 @@ from minilab.world import make_world
 SIZES_BUNDLED = ("nano", "micro")
 STAGES = ("base", "sft", "rm", "ppo")   # in order: each starts from the one before
 PPO_SIZES = ("nano",)                   # the policies bundled after PPO (ppo-SIZE), judged by rm-micro
-PPO_BUNDLED = {"beta": 0.05, "iters": 20, **RLHF_RECIPE}   # notebook 07's default run
+PPO_BUNDLED = {"beta": 0.05, "iters": 20, **RLHF_RECIPE}   # notebook 07's recipe; its default run trains 25 iterations
 JUDGE = f"rm-{RLHF_RECIPE['rm_size']}"
 
 
