@@ -8,11 +8,12 @@ asyncio polls of the kernel's zmq sockets, and such a poll can sleep through a m
 arrived; it wakes only at its deadline, and with no cell timeout there is none, so a finished
 notebook (07's widget-panel cell) can hang a run for good. A poll with a deadline re-checks the
 socket when the deadline passes and finds the message (pyzmq polls once more without waiting),
-so the shell and IOPub channels here wait in one-second slices. A caller's own timeout is kept:
-only an endless wait changes.
+so the shell and IOPub channels here wait in one-second slices, endless waits and waits with a
+timeout alike; a caller's timeout still ends the wait at its deadline.
 """
 from __future__ import annotations
 
+import time
 from queue import Empty
 
 from jupyter_client.asynchronous.client import AsyncKernelClient
@@ -24,16 +25,20 @@ POLL_SLICE_S = 1.0
 
 
 class SlicedChannel(AsyncZMQSocketChannel):
-    """A channel whose endless wait is a loop of one-second polls."""
+    """A channel whose every wait is a loop of polls of at most one second, up to the caller's
+    timeout (None: for ever). A poll given the whole timeout can sleep through a message until
+    that deadline: with nbconvert's --ExecutePreprocessor.timeout=1800, a finished cell once
+    kept a run waiting with the kernel idle."""
 
     async def get_msg(self, timeout: float | None = None):
-        if timeout is not None:
-            return await super().get_msg(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
+            left = POLL_SLICE_S if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                return await super().get_msg(POLL_SLICE_S)
+                return await super().get_msg(min(POLL_SLICE_S, left))
             except Empty:
-                continue
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
 
 
 class SlicedPollClient(AsyncKernelClient):
