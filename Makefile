@@ -51,9 +51,12 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n $(WORKERS) -m "not slow and not browser" tests
 
+# on a quiet machine: pretraining side by side with nanoGPT (about 10 minutes), a PPO iteration,
+# 1 vs 2 torch threads for the notebooks' loops, the world's generation
 bench: $(STAMP)
 	$(PY) scripts/bench_pretrain.py
 	$(PY) scripts/bench_ppo.py
+	$(PY) scripts/bench_threads.py
 	$(PY) scripts/bench_world.py
 
 # Restart & Run All and fast mode of every notebook, one at a time (about 40 minutes on a quiet

@@ -4,9 +4,10 @@
     python scripts/time_notebooks.py 06 07 --modes default
     python scripts/time_notebooks.py --docs           # also write the table into docs/NOTEBOOKS.md
 
-Each run executes a fresh kernel on a copy of the notebook (the stored outputs are left alone),
-through minilab.nbrun (papermill with a kernel client that cannot sleep through a message), and
-clocks the wall time from starting the kernel to the last cell's end. Fast mode is the tests'
+Each run executes the notebook on a fresh kernel with nbclient (as `jupyter nbconvert --execute`
+does), through minilab.nbrun's kernel client that cannot sleep through a message, and clocks the
+wall time from starting the kernel to the last cell's end. The stored outputs are left alone,
+unless --save writes the default-mode run back into the notebook. Fast mode is the tests'
 MINILAB_FAST=1. The notebooks choose their own torch threads, as on a student's laptop; run it on
 a quiet machine, one notebook at a time. The goals (issue 13): at most 180 s by default, 60 s fast.
 
@@ -22,7 +23,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,20 +43,24 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def time_one(path: Path, mode: str, timeout: int) -> dict:
-    """Execute `path` in `mode` on a copy; wall seconds, or the error that stopped it."""
-    from minilab.nbrun import execute_notebook
+def time_one(path: Path, mode: str, timeout: int, save: bool = False) -> dict:
+    """Execute `path` in `mode` on a fresh kernel; wall seconds, or the error that stopped it.
+    save: write the executed notebook back (atomically), as nbconvert --execute --inplace would."""
+    import nbformat
+    from nbclient import NotebookClient
+    from minilab.nbrun import SlicedPollKernelManager
     env_before = os.environ.get("MINILAB_FAST")
     os.environ["MINILAB_FAST"] = "1" if mode == "fast" else "0"     # the kernel inherits it
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", kernel_manager_class=SlicedPollKernelManager,
+                            resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            execute_notebook(path, Path(tmp) / path.name, cwd=str(path.parent), execution_timeout=timeout,
-                             progress_bar=False, log_output=False)
-        return {"seconds": round(time.perf_counter() - t0, 1)}
+        client.execute()
+        seconds = round(time.perf_counter() - t0, 1)
     except Exception as e:             # a failing notebook is a row of the table, not the end of the run
-        if hasattr(e, "ename"):       # papermill's PapermillExecutionError: the cell's own exception
-            what = f"{e.ename}: {e.evalue} (cell {e.exec_count})"
+        if hasattr(e, "ename"):       # nbclient's CellExecutionError: the cell's own exception
+            what = f"{e.ename}: {e.evalue}"
         else:
             what = f"{type(e).__name__}: {str(e).strip()}"
         return {"seconds": None, "error": what.splitlines()[0][:200] if what else type(e).__name__}
@@ -65,6 +69,11 @@ def time_one(path: Path, mode: str, timeout: int) -> dict:
             os.environ.pop("MINILAB_FAST", None)
         else:
             os.environ["MINILAB_FAST"] = env_before
+    if save:
+        tmp = path.with_name(path.name + ".tmp")
+        nbformat.write(nb, tmp)
+        tmp.replace(path)
+    return {"seconds": seconds}
 
 
 def table(results: dict, modes: list[str]) -> str:
@@ -101,6 +110,7 @@ def main(argv=None) -> int:
     p.add_argument("--modes", nargs="+", choices=list(GOALS), default=list(GOALS))
     p.add_argument("--timeout", type=int, default=1200, help="seconds per cell before a run counts as failed")
     p.add_argument("--docs", action="store_true", help="write the table into docs/NOTEBOOKS.md")
+    p.add_argument("--save", action="store_true", help="store each default-mode run's outputs in its notebook")
     p.add_argument("--json", default=str(REPO / "test-artifacts" / "notebook_times.json"))
     args = p.parse_args(argv)
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -113,7 +123,7 @@ def main(argv=None) -> int:
     results: dict = {}
     for path in paths:
         for mode in args.modes:
-            r = time_one(path, mode, args.timeout)
+            r = time_one(path, mode, args.timeout, save=args.save and mode == "default")
             results.setdefault(path.stem, {})[mode] = r
             print(f"{path.stem:<30} {mode:<8} " + (f"{r['seconds']:.0f} s" if r["seconds"] is not None else r["error"]),
                   flush=True)

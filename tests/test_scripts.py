@@ -28,7 +28,8 @@ def timer(tmp_path, monkeypatch):
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
     ok = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import os, time\nfast = os.environ.get('MINILAB_FAST') == '1'\ntime.sleep(0 if fast else 1.5)")])
+        "import os, time\nfast = os.environ.get('MINILAB_FAST') == '1'\ntime.sleep(0 if fast else 1.5)\n"
+        "print('ran fast' if fast else 'ran default')")])
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")])
     nbformat.write(ok, nbs / "00_ok.ipynb")
     nbformat.write(bad, nbs / "01_bad.ipynb")
@@ -58,6 +59,15 @@ def test_time_notebooks_reports_a_failing_notebook_and_exits_nonzero(timer, tmp_
     row = json.loads(out.read_text())["results"]["01_bad"]["fast"]
     assert row["seconds"] is None and "broken on purpose" in row["error"]
     assert "failed: 01_bad (fast)" in capsys.readouterr().err
+
+
+def test_time_notebooks_save_stores_the_default_runs_outputs_only(timer, tmp_path):
+    tn, _ = timer
+    path = tn.NOTEBOOKS / "00_ok.ipynb"
+    assert nbformat.read(path, as_version=4).cells[0].outputs == []
+    assert tn.main(["00", "--save", "--json", str(tmp_path / "t.json")]) == 0
+    outputs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [o["text"] for o in outputs] == ["ran default\n"]        # the fast run did not overwrite it
 
 
 def test_time_notebooks_refuses_an_unknown_number(timer):
