@@ -59,8 +59,8 @@ bench: $(STAMP)
 	$(PY) scripts/bench_threads.py
 	$(PY) scripts/bench_world.py
 
-# Restart & Run All and fast mode of every notebook, one at a time (about 40 minutes on a quiet
-# 2-core machine); writes the table into docs/NOTEBOOKS.md
+# Restart & Run All and fast mode of every notebook, one at a time (the default runs alone took 15
+# minutes on a quiet 2-core machine); writes the table into docs/NOTEBOOKS.md
 time-notebooks: $(STAMP)
 	$(PY) scripts/time_notebooks.py --docs
 

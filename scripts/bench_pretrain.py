@@ -14,8 +14,8 @@ over the fp32 and the bf16 matmul peaks measured in this same process, before an
 
 What minilab does differently (measured in docs/ARCHITECTURE.md, "Speed"):
 - the schedule: cosine over `--max-iters 1000` instead of 2,000; the run reaches the target at
-  iteration 900 (a cosine over 900 ends at 1.893, over 800 at 1.923; a 1.5x larger peak learning
-  rate over 800 ends at 1.931), where nanoGPT needs its whole decay;
+  iteration 900 (a cosine over 900 ends at 1.893; over 800, decaying to lr/100, at 1.923, and with
+  a 1.5x larger peak learning rate at 1.931), where nanoGPT needs its whole decay;
 - a cheaper evaluation: every 50 iterations on the first batch of 128 windows, and the whole
   validation split only when that batch says the target is reached (the whole split decides);
 - a RoPE + RMSNorm model that trains stably at a 4x larger learning rate.

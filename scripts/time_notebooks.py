@@ -1,6 +1,6 @@
 """Time every notebook as a student runs it (Restart & Run All) and as the tests run it (fast mode).
 
-    python scripts/time_notebooks.py                  # all twelve, both modes (about 40 minutes)
+    python scripts/time_notebooks.py                  # all twelve, both modes (default runs alone: 15 minutes)
     python scripts/time_notebooks.py 06 07 --modes default
     python scripts/time_notebooks.py --docs           # also write the table into docs/NOTEBOOKS.md
 
