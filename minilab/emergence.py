@@ -117,6 +117,10 @@ def stamp(settings: dict) -> dict:
     return {"version": VERSION, "settings": settings, "checkpoints": {settings["tokenizer"]: checkpoint_digest(settings["tokenizer"])}}
 
 
+class _FirstEvalDone(Exception):
+    """Raised after the first evaluation of a `first_eval_only` run, to stop it there."""
+
+
 def _rung_job(settings: dict, name: str, log: bool = False, first_eval_only: bool = False) -> dict:
     """Train one rung, measuring loss and both skills every `eval_every` steps (and at step 0).
     first_eval_only: stop at the first evaluation, on the full run's schedule (what the tests compare)."""
@@ -129,8 +133,7 @@ def _rung_job(settings: dict, name: str, log: bool = False, first_eval_only: boo
     cfg = PretrainConfig(vocab_size=tok.vocab_size, size=None, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
                          block_size=settings["block_size"], batch_size=settings["batch_size"], max_iters=iters,
                          lr=lr, min_lr=lr / 10, warmup_iters=max(1, iters // 20), eval_interval=settings["eval_every"],
-                         eval_iters=settings["eval_iters"], seed=settings["seed"],
-                         target_val_loss=1e9 if first_eval_only else None)   # 1e9: any loss stops it
+                         eval_iters=settings["eval_iters"], seed=settings["seed"])
     torch.manual_seed(settings["seed"])
     model = GPT(cfg.model_config())
     held_out = world.addition_pairs("test")
@@ -146,10 +149,17 @@ def _rung_job(settings: dict, name: str, log: bool = False, first_eval_only: boo
             print(f"  {name}: step {done}: val loss {val_loss:.3f}, held-out two-digit {record['add2'][-1]:.1%}, "
                   f"one-digit {record['add1'][-1]:.1%}", flush=True)
 
+    def after_eval(history):
+        measure(history.eval_iter[-1], history.val_loss[-1])
+        if first_eval_only:
+            raise _FirstEvalDone
+
     measure(0, evaluate(model, as_ids(val_ids), cfg.block_size, cfg.eval_batch_size, cfg.eval_iters))
     t = time.perf_counter()
-    pretrain(cfg, train_ids, val_ids, model=model, progress=False,
-             callback=lambda h: measure(h.eval_iter[-1], h.val_loss[-1]))
+    try:
+        pretrain(cfg, train_ids, val_ids, model=model, progress=False, callback=after_eval)
+    except _FirstEvalDone:
+        pass
     out = {"shape": [n_layer, n_head, n_embd], "lr": lr, "params": count_params(model),
            "flops_per_token": flops_per_token(model.config), **record, "seconds": round(time.perf_counter() - t, 1)}
     if settings.get("skills") and not first_eval_only:

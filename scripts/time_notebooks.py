@@ -130,7 +130,8 @@ def main(argv=None) -> int:
 
     machine = f"{cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     stamp = datetime.date.today().isoformat()
-    text = (f"Measured {stamp} with `python scripts/time_notebooks.py` on {machine}; each notebook alone on the "
+    command = " ".join(["python scripts/time_notebooks.py", *(sys.argv[1:] if argv is None else argv)])
+    text = (f"Measured {stamp} with `{command}` on {machine}; each notebook alone on the "
             f"machine, a fresh kernel, its own torch threads.\n\n{table(results, args.modes)}")
     print("\n" + text)
     out = Path(args.json)
