@@ -7,8 +7,9 @@ enough to copy into a notebook:
 2. loss = cross-entropy between the logits and the same windows shifted by one;
 3. backward, clip the gradient norm, AdamW step with the scheduled learning rate;
 4. every `eval_interval` iterations, the loss on the *whole* validation split (or, with
-   `eval_iters` > 0, on its first batches; one that seems to reach `target_val_loss` is
-   checked on the whole split before training stops).
+   `eval_iters` > 0, on its first batches, or with `eval_spread` on as many windows spread
+   evenly over the split; one that seems to reach `target_val_loss` is checked on the whole
+   split before training stops).
 
 Notable choices:
 - AdamW (Loshchilov & Hutter 2019) with weight decay on matrices only (not on the
@@ -68,6 +69,7 @@ class PretrainConfig:
     grad_clip: float = 1.0           # clip the global gradient norm to this (0: no clipping)
     eval_interval: int = 100         # evaluate the validation loss every this many iterations
     eval_iters: int = 0              # 0: val loss over the whole val split; N > 0: over its first N batches (the target check: whole)
+    eval_spread: bool = False        # with eval_iters > 0: N batches of windows spread evenly over the split, not its first ones
     eval_batch_size: int = 128       # windows per batch during evaluation
     seed: int = 0                    # seeds the initial weights and the order of batches
     target_val_loss: float | None = None  # stop as soon as the val loss is at most this
@@ -84,6 +86,8 @@ class PretrainConfig:
         for name in ("block_size", "batch_size", "eval_interval", "eval_batch_size"):
             check_int(self, name, 1)
         check_int(self, "eval_iters", 0)
+        if not isinstance(self.eval_spread, bool):
+            raise ValueError(f"PretrainConfig.eval_spread must be True or False, got {self.eval_spread!r}")
         check_int(self, "seed", 0, SEED_MAX)
         check_float(self, "dropout", ge=0, lt=1)
         check_float(self, "target_val_loss", gt=0, optional=True)
@@ -144,11 +148,16 @@ def eval_windows(ids: torch.Tensor, block_size: int):
 
 
 @torch.no_grad()
-def evaluate(model, ids, block_size: int, batch_size: int = 128, max_batches: int = 0) -> float:
-    """Mean next-token loss over every token of `ids` (max_batches > 0: over the first batches only)."""
+def evaluate(model, ids, block_size: int, batch_size: int = 128, max_batches: int = 0, spread: bool = False) -> float:
+    """Mean next-token loss over every token of `ids` (max_batches > 0: over the first batches only;
+    with `spread`, over max_batches * batch_size windows evenly spaced from the first to the last:
+    the start of a text can be easier or harder than the rest of it)."""
     was_training = model.training
     model.eval()
     x, y, tail = eval_windows(as_ids(ids), block_size)
+    if max_batches and spread and max_batches * batch_size < len(x):
+        pick = torch.linspace(0, len(x) - 1, max_batches * batch_size).round().long()   # (n,) window indices
+        x, y, tail = x[pick], y[pick], None
     batches = [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     if tail is not None:
         batches.append(tail)
@@ -210,9 +219,9 @@ def pretrain(cfg: PretrainConfig, train_ids, val_ids, model: GPT | None = None, 
             if it % 10 == 0:
                 bar.set_postfix(loss=f"{loss_value:.3f}", val=f"{history.val_loss[-1]:.3f}" if history.val_loss else "-")
 
-            # 4. evaluate on the validation split (eval_iters > 0: its first batches); stop at the target
+            # 4. evaluate on the validation split (eval_iters > 0: some of its windows); stop at the target
             if (it + 1) % cfg.eval_interval == 0 or it + 1 == cfg.max_iters:
-                val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size, cfg.eval_iters)
+                val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size, cfg.eval_iters, cfg.eval_spread)
                 if cfg.eval_iters and cfg.target_val_loss is not None and val_loss <= cfg.target_val_loss:
                     val_loss = evaluate(model, val, cfg.block_size, cfg.eval_batch_size)   # the whole split decides
                 last_good.check(f"at iteration {it + 1}", val_loss=val_loss)
@@ -264,8 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--" + name.replace("_", "-"), type=int, help=f"{name} (overrides --size)")
     for name in ("block_size", "batch_size", "max_iters", "warmup_iters", "eval_interval", "eval_iters", "seed", "num_threads"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name), help=f"default {getattr(d, name)}")
-    for name in ("lr", "min_lr", "weight_decay", "grad_clip", "dropout", "target_val_loss"):
+    for name in ("lr", "min_lr", "weight_decay", "beta1", "beta2", "grad_clip", "dropout", "target_val_loss"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name), help=f"default {getattr(d, name)}")
+    p.add_argument("--eval-spread", action="store_true",
+                   help="with --eval-iters N: N batches of windows spread over the validation split, not its first ones")
     p.add_argument("--out", help="directory to save the checkpoint in")
     p.add_argument("--force", action="store_true", help="let --out replace a file or a folder that is not a checkpoint")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")

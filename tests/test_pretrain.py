@@ -58,7 +58,7 @@ def test_a_subset_that_seems_to_reach_the_target_is_checked_on_the_whole_split(m
     import minilab.pretrain as pt
     calls = []
 
-    def fake_evaluate(model, ids, block_size, batch_size=128, max_batches=0):
+    def fake_evaluate(model, ids, block_size, batch_size=128, max_batches=0, spread=False):
         calls.append(max_batches)
         if max_batches:
             return 1.0                               # the subset always looks good enough
@@ -102,6 +102,33 @@ def test_validation_covers_the_whole_split():
     rec = Recorder()
     assert evaluate(rec, ids, 64, batch_size=4) == pytest.approx(math.log(7))
     assert rec.rows == 999
+
+
+def test_a_spread_subset_reads_windows_from_the_whole_split():
+    # windows 0..14 of 64 tokens; the model's loss on a window is its index (logit of the target = -index)
+    ids = torch.arange(1000) % 7
+
+    class Seen(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.firsts = []
+
+        def forward(self, idx):
+            self.firsts += idx[:, 0].tolist()   # window w starts at token 64 w, whose id is 64 w % 7
+            return torch.zeros(*idx.shape, 7)
+
+    first, spread = Seen(), Seen()
+    evaluate(first, ids, 64, batch_size=2, max_batches=2)
+    evaluate(spread, ids, 64, batch_size=2, max_batches=2, spread=True)
+    starts = lambda windows: [64 * w % 7 for w in windows]
+    assert first.firsts == starts([0, 1, 2, 3])
+    assert spread.firsts == starts([0, 5, 9, 14])            # evenly spaced, first and last windows included
+    whole, many = Seen(), Seen()
+    evaluate(whole, ids, 64, batch_size=8)
+    evaluate(many, ids, 64, batch_size=8, max_batches=3, spread=True)   # 24 windows > the split's 15: all of it
+    assert many.firsts == whole.firsts
+    with pytest.raises(ValueError, match="eval_spread must be True or False"):
+        PretrainConfig(vocab_size=10, eval_spread="yes")
 
 
 def test_bad_configs_raise_clear_errors():
