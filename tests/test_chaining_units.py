@@ -129,3 +129,28 @@ def test_bundle_reward_model_of_a_size_compares_the_replies_of_every_smaller_sft
     bundle.build(sizes=("micro",), out=tmp_path, stages=("rm",), progress=False)
     (policies,) = tiny_stages["rm_policies"]
     assert len(policies) == 2 and same_weights(policies[0], nano_sft) and same_weights(policies[1], micro_sft)
+
+
+def _card(gold_base, gold_sft, gold_ppo):
+    seconds = {"world": 1.0, "tokenizer": 1.0, "pretrain": 70.0, "sft": 18.0, "reward_model": 50.0, "ppo": 12.0,
+               "evaluation": 4.0}
+    card = {"size": "nano", "seed": 0, "seconds": seconds, "val_loss": 0.63, "rm_acc_gold": 0.659,
+            "rm_acc_gold_facts": 0.745, "rm_acc_gold_style": 0.569, "rm_acc_annotators": 0.6, "kl_ppo": 1.8,
+            "ppo_iter_s": 0.5, "gold_base": gold_base, "gold_sft": gold_sft, "gold_ppo": gold_ppo,
+            "wall_s": sum(seconds.values()), "samples": {n: [("Q?", "A.")] for n in ("base", "sft", "ppo")}}
+    for name in ("base", "sft", "ppo"):
+        card[f"well_formed_{name}"], card[f"gold_{name}_unseen"] = 0.9, -1.0
+    return card
+
+
+def test_the_report_card_says_in_words_whether_ppo_raised_gold_and_why_not():
+    worse = pipeline.verdict(_card(-3.19, -0.27, -0.62))
+    assert worse.startswith("SFT raised held-out gold by +2.92; PPO against this run's reward model changed it by -0.35")
+    assert "only 66% of the time (right vs wrong 74%, style 57%)" in worse     # the figures that explain it
+    assert "Notebook 07" in worse
+    assert "SFT raised held-out gold" in pipeline.format_card(_card(-3.19, -0.27, -0.62))
+    better = pipeline.verdict(_card(-3.19, -0.27, -0.05))
+    assert better.endswith("PPO raised it by a further +0.22 against this run's reward model.")
+    good_rm = pipeline.verdict({**_card(-3.19, -0.27, -0.30), "rm_acc_gold": 0.85})
+    assert "changed it by -0.03, although its reward model orders clear held-out pairs like gold 85%" in good_rm
+    assert "only" not in good_rm and "Notebook 07" not in good_rm
