@@ -244,23 +244,28 @@ def run_pipeline(size: str = "nano", seed: int = 0, fast: bool = False, progress
     return card
 
 
+GAIN_NOISE = 0.08   # SD of a gold gain measured with one reply per held-out prompt (chat.evaluate_model)
+
+
 def verdict(card: dict) -> str:
-    """What the card's gold figures show, in words: a run whose PPO stage did not raise gold says so,
-    and what explains it, instead of leaving the numbers to suggest that RLHF makes models worse."""
+    """What the card's gold figures show, in words: a run whose PPO stage did not clearly raise gold
+    says so, and what explains it, instead of leaving the numbers to suggest that RLHF makes models
+    worse, or that a change within the measurement's noise is a gain."""
     sft_gain, ppo_gain = card["gold_sft"] - card["gold_base"], card["gold_ppo"] - card["gold_sft"]
     said = f"SFT {'raised' if sft_gain > 0 else 'did not raise'} held-out gold by {sft_gain:+.2f}; "
-    if ppo_gain > 0:
+    if ppo_gain > 2 * GAIN_NOISE:
         return said + f"PPO raised it by a further {ppo_gain:+.2f} against this run's reward model."
     said += f"PPO against this run's reward model changed it by {ppo_gain:+.2f}"
+    if abs(ppo_gain) <= 2 * GAIN_NOISE:
+        said += f", within twice the ±{GAIN_NOISE} by which such a gain moves from one evaluation seed to the next"
     if card["rm_acc_gold"] < 0.8:
         return said + (f": that reward model orders clear held-out pairs like gold only {card['rm_acc_gold']:.0%} of "
                        f"the time (right vs wrong {card['rm_acc_gold_facts']:.0%}, style {card['rm_acc_gold_style']:.0%}), "
                        "and optimising a proxy that weak does not lead to better replies. Notebook 07 runs PPO from the "
                        "bundled nano SFT model judged by the bundled micro reward model, and there held-out gold rises "
                        "(notebook 06 compares the judges).")
-    return said + (f", although its reward model orders clear held-out pairs like gold {card['rm_acc_gold']:.0%} of the "
-                   "time: with one reply per held-out prompt, a gain moves by about ±0.08 from one evaluation seed to "
-                   "the next, so a short run's gain can hide in that noise.")
+    return said + (f", although its reward model orders clear held-out pairs like gold {card['rm_acc_gold']:.0%} of "
+                   "the time: a short run's gain can hide in the noise of one reply per prompt.")
 
 
 def format_card(card: dict) -> str:

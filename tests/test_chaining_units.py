@@ -145,12 +145,15 @@ def _card(gold_base, gold_sft, gold_ppo):
 
 def test_the_report_card_says_in_words_whether_ppo_raised_gold_and_why_not():
     worse = pipeline.verdict(_card(-3.19, -0.27, -0.62))
-    assert worse.startswith("SFT raised held-out gold by +2.92; PPO against this run's reward model changed it by -0.35")
+    assert worse.startswith("SFT raised held-out gold by +2.92; PPO against this run's reward model changed it by -0.35:")
     assert "only 66% of the time (right vs wrong 74%, style 57%)" in worse     # the figures that explain it
-    assert "Notebook 07" in worse
+    assert "Notebook 07" in worse and "noise" not in worse
     assert "SFT raised held-out gold" in pipeline.format_card(_card(-3.19, -0.27, -0.62))
+    flat = pipeline.verdict(_card(-3.15, -0.38, -0.37))          # +0.01: not a gain, and the card must not say so
+    assert "changed it by +0.01, within twice the ±0.08" in flat and "raised it by a further" not in flat
     better = pipeline.verdict(_card(-3.19, -0.27, -0.05))
     assert better.endswith("PPO raised it by a further +0.22 against this run's reward model.")
     good_rm = pipeline.verdict({**_card(-3.19, -0.27, -0.30), "rm_acc_gold": 0.85})
-    assert "changed it by -0.03, although its reward model orders clear held-out pairs like gold 85%" in good_rm
+    assert "changed it by -0.03, within twice the ±0.08" in good_rm
+    assert "although its reward model orders clear held-out pairs like gold 85%" in good_rm
     assert "only" not in good_rm and "Notebook 07" not in good_rm
