@@ -252,11 +252,12 @@ def verdict(card: dict) -> str:
     says so, and what explains it, instead of leaving the numbers to suggest that RLHF makes models
     worse, or that a change within the measurement's noise is a gain."""
     sft_gain, ppo_gain = card["gold_sft"] - card["gold_base"], card["gold_ppo"] - card["gold_sft"]
-    said = f"SFT {'raised' if sft_gain > 0 else 'did not raise'} held-out gold by {sft_gain:+.2f}; "
+    said = f"SFT {'raised' if sft_gain > 0 else 'changed'} held-out gold by {sft_gain:+.2f}; "
     if ppo_gain > 2 * GAIN_NOISE:
         return said + f"PPO raised it by a further {ppo_gain:+.2f} against this run's reward model."
     said += f"PPO against this run's reward model changed it by {ppo_gain:+.2f}"
-    if abs(ppo_gain) <= 2 * GAIN_NOISE:
+    within_noise = abs(ppo_gain) <= 2 * GAIN_NOISE
+    if within_noise:
         said += f", within twice the ±{GAIN_NOISE} by which such a gain moves from one evaluation seed to the next"
     if card["rm_acc_gold"] < 0.8:
         return said + (f": that reward model orders clear held-out pairs like gold only {card['rm_acc_gold']:.0%} of "
@@ -264,8 +265,9 @@ def verdict(card: dict) -> str:
                        "and optimising a proxy that weak does not lead to better replies. Notebook 07 runs PPO from the "
                        "bundled nano SFT model judged by the bundled micro reward model, and there held-out gold rises "
                        "(notebook 06 compares the judges).")
-    return said + (f", although its reward model orders clear held-out pairs like gold {card['rm_acc_gold']:.0%} of "
-                   "the time: a short run's gain can hide in the noise of one reply per prompt.")
+    said += f", although its reward model orders clear held-out pairs like gold {card['rm_acc_gold']:.0%} of the time: "
+    return said + ("a short run's gain can hide in the noise of one reply per prompt." if within_noise else
+                   "the policy found replies that reward model overrates (reward hacking, notebook 08).")
 
 
 def format_card(card: dict) -> str:

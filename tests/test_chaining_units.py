@@ -156,4 +156,7 @@ def test_the_report_card_says_in_words_whether_ppo_raised_gold_and_why_not():
     good_rm = pipeline.verdict({**_card(-3.19, -0.27, -0.30), "rm_acc_gold": 0.85})
     assert "changed it by -0.03, within twice the ±0.08" in good_rm
     assert "although its reward model orders clear held-out pairs like gold 85%" in good_rm
-    assert "only" not in good_rm and "Notebook 07" not in good_rm
+    assert "only" not in good_rm and "Notebook 07" not in good_rm and good_rm.endswith("one reply per prompt.")
+    hacked = pipeline.verdict({**_card(-3.19, -0.27, -0.60), "rm_acc_gold": 0.85})   # a clear fall, a good judge
+    assert "changed it by -0.33, although" in hacked and "noise" not in hacked and "reward hacking" in hacked
+    assert pipeline.verdict(_card(-0.30, -0.50, -0.50)).startswith("SFT changed held-out gold by -0.20;")
