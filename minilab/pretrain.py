@@ -45,8 +45,8 @@ from tqdm.auto import tqdm
 from minilab.config import SIZES, SPECIAL_TOKENS, VOCAB_SIZE, GPTConfig, size_config
 from minilab.history import PretrainHistory
 from minilab.model import GPT, count_params, flops_per_token
-from minilab.optim import (SEED_MAX, LastGood, TrainingInterrupted, check_choice, check_device, check_float, check_int,
-                           check_optimizer_knobs, lr_at, make_optimizer, optimizer_step, set_lr)
+from minilab.optim import (SEED_MAX, LastGood, TrainingInterrupted, check_bool, check_choice, check_device, check_float,
+                           check_int, check_optimizer_knobs, lr_at, make_optimizer, optimizer_step, set_lr)
 
 
 @dataclass
@@ -86,8 +86,7 @@ class PretrainConfig:
         for name in ("block_size", "batch_size", "eval_interval", "eval_batch_size"):
             check_int(self, name, 1)
         check_int(self, "eval_iters", 0)
-        if not isinstance(self.eval_spread, bool):
-            raise ValueError(f"PretrainConfig.eval_spread must be True or False, got {self.eval_spread!r}")
+        check_bool(self, "eval_spread")
         check_int(self, "seed", 0, SEED_MAX)
         check_float(self, "dropout", ge=0, lt=1)
         check_float(self, "target_val_loss", gt=0, optional=True)
