@@ -157,6 +157,35 @@ def test_reward_model_likelihood_term_is_the_reference_surprise_of_the_reply(tok
         RewardModel(tiny_gpt(tok), ref)
 
 
+def test_reward_model_training_gives_each_reply_its_own_likelihood_term_computed_once(tok):
+    """train_reward_model computes the frozen reference's term of every reply once, before training.
+    The first step's loss must equal the one computed from scratch, each reply scored alone: a term
+    given to another reply, or chosen and rejected swapped, changes it."""
+    pairs = [Pair("Ada?", Response("Ada lives in Velm."), Response("Velm velm velm"), "panel", 1.0, 0.8),
+             Pair("Bo?", Response("I don't know."), Response("Bo lives", ended=False), "panel", 1.0, 0.6),
+             Pair("What is 2 + 3?", Response("2 + 3 = 5."), Response("5"), "panel", 1.0, 1.0)]
+    cfg = RewardConfig(max_iters=1, batch_size=len(pairs), seed=3, loglik_weight=1.0)
+    ref = tiny_gpt(tok, seed=1)
+    _, history = train_reward_model(cfg, tiny_gpt(tok), tok, pairs, progress=False, reference=ref)
+    backbone = tiny_gpt(tok)
+    torch.manual_seed(cfg.seed)                       # the head train_reward_model started from
+    rm = RewardModel(backbone, ref, tok.special_id("<|assistant|>"), loglik_weight=cfg.loglik_weight)
+
+    def parts(prompt, reply):                         # one reply alone: no padding, no batch
+        seq = encode_reply(tok, prompt, reply.text, reply.ended)
+        idx, lengths = torch.tensor([seq]), torch.tensor([len(seq)])
+        return rm.head_reward(idx, lengths)[0], rm.reply_loglik(idx, lengths)[0]
+
+    with torch.no_grad():
+        head_c, term_c = map(torch.stack, zip(*[parts(p.prompt, p.chosen) for p in pairs]))
+        head_r, term_r = map(torch.stack, zip(*[parts(p.prompt, p.rejected) for p in pairs]))
+        votes, w = torch.tensor([p.p_chosen for p in pairs]), rm.loglik_weight
+        want = losses.soft_bradley_terry_loss(head_c + w * term_c, head_r + w * term_r, votes)
+        swapped = losses.soft_bradley_terry_loss(head_c + w * term_r, head_r + w * term_c, votes)
+    assert abs(swapped.item() - want.item()) > 0.05           # the terms differ enough for a mix-up to show
+    assert history.loss[0] == pytest.approx(want.item(), abs=1e-5)
+
+
 def test_reward_model_with_likelihood_checkpoint_round_trip(tok, tmp_path):
     rm = RewardModel(tiny_gpt(tok), tiny_gpt(tok, seed=1), tok.special_id("<|assistant|>"))
     torch.nn.init.normal_(rm.head.weight)
