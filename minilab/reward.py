@@ -202,10 +202,14 @@ def score(rm: RewardModel, tok, prompts: list[str], texts: list[str], ended: lis
 
 @torch.no_grad()
 def reply_logliks(rm: RewardModel, seqs: list[list[int]], pad_id: int, batch_size: int = 256) -> torch.Tensor:
-    """The likelihood term (RewardModel.reply_loglik) of each token sequence, in batches. -> (N,)"""
-    out = [rm.reply_loglik(*pad_batch(seqs[s:s + batch_size], pad_id, rm.config.block_size))
-           for s in range(0, len(seqs), batch_size)]
-    return torch.cat(out)
+    """The likelihood term (RewardModel.reply_loglik) of each token sequence, in batches of similar
+    length (less padding to run through the reference). -> (N,)"""
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    out = torch.empty(len(seqs))
+    for s in range(0, len(seqs), batch_size):
+        rows = order[s:s + batch_size]
+        out[rows] = rm.reply_loglik(*pad_batch([seqs[i] for i in rows], pad_id, rm.config.block_size))
+    return out
 
 
 def train_reward_model(cfg: RewardConfig, backbone: GPT, tok, pairs, val_pairs=None, progress: bool = True,
