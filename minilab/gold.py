@@ -35,6 +35,7 @@ hedge with them), so the world is passed in rather than imported.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -130,6 +131,13 @@ def judge(world: World, prompt: str, response: str) -> Judgement:
 def gold_components(world: World, prompt: str, response: str, ended: bool = True) -> dict[str, float]:
     """The terms of the gold reward (see the module docstring); they sum to gold_reward."""
     check_arguments(prompt, response, ended)
+    return dict(_components(world, prompt, response, ended))
+
+
+@functools.lru_cache(maxsize=200_000)
+def _components(world: World, prompt: str, response: str, ended: bool) -> tuple:
+    """gold_components as (name, value) pairs, cached: the panel, the evaluations and the plots
+    score the same replies again and again (a world never changes once made)."""
     qa, j = world.qa(prompt), judge(world, prompt, response)
     if j.abstained:
         correctness = 1.0 if not qa.known else -0.5
@@ -137,11 +145,11 @@ def gold_components(world: World, prompt: str, response: str, ended: bool = True
         correctness = 1.5 if j.hedged else 2.0
     else:
         correctness = -1.5 if j.stated else -1.0     # invented/wrong value vs no answer
-    return {"correctness": correctness,
-            "politeness": -1.0 if is_rude(response) else 0.0,
-            "concision": -min(2.0, round(0.1 * extra_words(world, qa, response), 6)),
-            "truncation": 0.0 if ended else -1.5,
-            "repetition": -1.0 if has_repetition(response) else 0.0}
+    return (("correctness", correctness),
+            ("politeness", -1.0 if is_rude(response) else 0.0),
+            ("concision", -min(2.0, round(0.1 * extra_words(world, qa, response), 6))),
+            ("truncation", 0.0 if ended else -1.5),
+            ("repetition", -1.0 if has_repetition(response) else 0.0))
 
 
 def extra_words(world: World, qa: QA, response: str) -> float:
