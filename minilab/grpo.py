@@ -19,6 +19,7 @@ alike and differ in stages 3 and 5.
 from __future__ import annotations
 
 import copy
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -88,6 +89,23 @@ def grpo_loss(logprobs, old_logprobs, ref_logprobs, advantages, mask, clip_eps: 
 def accuracy(world, samples) -> float:
     """Share of replies the program accepts."""
     return verified_reward(world, samples).mean().item() if samples else float("nan")
+
+
+def right_per_prompt(model, tok, world, prompts: list[str], n: int, seed: int = 0) -> list[int]:
+    """Sample n replies to each prompt; how many of each prompt's n the program accepts."""
+    samples = sample_responses(model, tok, [p for p in prompts for _ in range(n)], seed=seed)
+    return verified_reward(world, samples).view(len(prompts), n).sum(1).int().tolist()
+
+
+def pass_at_k(n_right: list[int], n: int, k: int) -> float:
+    """The chance that at least one of k replies is right, averaged over prompts, from n sampled
+    replies per prompt of which n_right[i] were right: 1 - C(n - c, k) / C(n, k), the unbiased
+    estimator of Chen et al. (2021, Codex), which uses all n replies instead of k of them."""
+    if not 1 <= k <= n:
+        raise ValueError(f"pass_at_k: k must be between 1 and n = {n} (the replies sampled per prompt), got {k}")
+    if not n_right or any(not 0 <= c <= n for c in n_right):
+        raise ValueError(f"pass_at_k: n_right must list, per prompt, between 0 and n = {n} right replies")
+    return sum(1 - math.comb(n - c, k) / math.comb(n, k) for c in n_right) / len(n_right)
 
 
 def train_grpo(cfg: GRPOConfig, policy, tok, prompts: list[str], world, eval_prompts: list[str] | None = None,

@@ -276,6 +276,8 @@ LABELS = {
     "share of groups": "组占比",
     "the SFT model": "SFT 模型",
     "learning rate 1e-3: with and without the KL term": "学习率 1e-3：有无 KL 项",
+    "k (replies per prompt)": "k（每个提示词的回复数）",
+    "pass@k, held-out prompts": "pass@k（留出提示词）",
     # DPO (11)
     "true reward r": "真实奖励 r",
     "β·log π*/π_ref (closed form)": "β·log π*/π_ref（闭式解）",

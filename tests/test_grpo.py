@@ -5,9 +5,10 @@ import copy
 import pytest
 import torch
 
-from minilab.chat import Sample
+from minilab.chat import Sample, sample_responses
 from minilab.checkpoint import load_checkpoint
-from minilab.grpo import GRPOConfig, accuracy, group_advantages, grpo_loss, train_grpo, verified_reward
+from minilab.grpo import (GRPOConfig, accuracy, group_advantages, grpo_loss, pass_at_k, right_per_prompt, train_grpo,
+                          verified_reward)
 from minilab.losses import ppo_policy_loss
 from minilab.world import make_world
 
@@ -73,3 +74,29 @@ def test_train_grpo_raises_the_reward_on_its_prompts(nano):
     assert end >= start + 0.1, f"accuracy on its 16 training prompts {start:.2f} -> {end:.2f}"
     assert history.kl[0] == pytest.approx(0.0, abs=1e-6) and history.kl[-1] > 0   # π = π_ref before the first update
     assert len(history.iter) == 12 and history.eval_iter == [0, 12]
+
+
+def test_pass_at_k_is_the_chance_that_one_of_k_replies_drawn_from_n_is_right():
+    # a prompt with 1 right of 4: one draw finds it 1/4 of the time; two draws without replacement
+    # miss it only if both come from the 3 wrong ones: 1 - (3/4)(2/3) = 1/2; four draws always find it
+    assert pass_at_k([1], 4, 1) == pytest.approx(0.25)
+    assert pass_at_k([1], 4, 2) == pytest.approx(0.5)
+    assert pass_at_k([1], 4, 4) == pytest.approx(1.0)
+    # averaged over prompts; a prompt never answered right stays 0 at every k
+    assert pass_at_k([0, 4], 4, 1) == pytest.approx(0.5) and pass_at_k([0, 4], 4, 3) == pytest.approx(0.5)
+    assert pass_at_k([2, 1, 0], 4, 1) == pytest.approx((2 / 4 + 1 / 4 + 0) / 3)
+    with pytest.raises(ValueError, match="k must be between 1 and n = 4"):
+        pass_at_k([1], 4, 5)
+    with pytest.raises(ValueError, match="between 0 and n = 4 right replies"):
+        pass_at_k([5], 4, 1)
+
+
+def test_right_per_prompt_counts_each_prompts_accepted_replies(nano):
+    model, tok, world = nano
+    prompts = [q.prompt for q in world.questions("train")[:6]]
+    counts = right_per_prompt(model, tok, world, prompts, n=5, seed=3)
+    samples = sample_responses(model, tok, [p for p in prompts for _ in range(5)], seed=3)
+    by_hand = [sum(s.ended and world.judge(s.prompt, s.response).correct for s in samples[5 * i:5 * i + 5])
+               for i in range(6)]
+    assert counts == by_hand and len(counts) == 6
+    assert 0 < sum(counts) < 30          # the SFT model gets some right and some wrong: a real check
