@@ -28,7 +28,7 @@ setup: $(STAMP)
 # --compile-bytecode writes every package's .pyc now (about 25 s on 2 cores), as pip does by
 # default: uv does not, and where PYTHONDONTWRITEBYTECODE is set (these machines) Python never
 # writes them, so every process (each notebook kernel, each test worker) compiled torch's
-# sources again: 11.5 s to import torch, matplotlib and ipywidgets, 3.9 s with the .pyc files.
+# sources again: 11.5 s to import torch, matplotlib and ipywidgets, 5.4 s with the .pyc files.
 $(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	if $(PY) -m pip install --quiet uv==$(UV_VERSION) && $(UV) pip install --quiet --compile-bytecode $(UV_FLAGS) --require-hashes -r $(LOCK); \
