@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import re
 import time
 from dataclasses import asdict, dataclass
 
@@ -86,6 +87,39 @@ def grpo_loss(logprobs, old_logprobs, ref_logprobs, advantages, mask, clip_eps: 
     return pg_loss + beta * kl, {**stats, "kl_term": kl.item()}
 
 
+# Working first (section 8 of notebook 10): a task where the policy may write its working before
+# the answer, as thinking models do, or answer at once; SFT shows both, RL chooses.
+SUM_PROMPT = "What is the sum of {a} and {b}?"
+
+
+def column_working(a: int, b: int) -> str:
+    """Two-digit addition written out column by column, then the answer:
+    column_working(47, 38) == "7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85." (units, tens with the carry)."""
+    if not (10 <= a <= 99 and 10 <= b <= 99):
+        raise ValueError(f"column_working: two-digit numbers only (10 to 99), got {a} and {b}")
+    units = a % 10 + b % 10
+    tens = a // 10 + b // 10 + units // 10
+    carry = f" + {units // 10}" if units >= 10 else ""
+    return f"{a % 10} + {b % 10} = {units}, {a // 10} + {b // 10}{carry} = {tens}, so {a} + {b} = {a + b}."
+
+
+def final_answer(response: str) -> int | None:
+    """The number a reply gives last, after its last "=" (the answer, whatever working comes before)."""
+    numbers = re.findall(r"\d+", response.split("=")[-1])
+    return int(numbers[-1]) if numbers else None
+
+
+def writes_working(response: str) -> bool:
+    """Whether a reply to a sum works before it answers: more than one "=" (a direct answer has one)."""
+    return response.count("=") > 1
+
+
+def final_answer_reward(truth: dict[str, int]):
+    """The program of the working-first task: 1.0 if the reply ended and its last number is the right
+    sum (truth maps each prompt to it), else 0.0. Working is neither paid nor charged.   samples -> (B,)"""
+    return lambda samples: torch.tensor([float(s.ended and final_answer(s.response) == truth[s.prompt]) for s in samples])
+
+
 def accuracy(world, samples) -> float:
     """Share of replies the program accepts."""
     return verified_reward(world, samples).mean().item() if samples else float("nan")
@@ -109,10 +143,12 @@ def pass_at_k(n_right: list[int], n: int, k: int) -> float:
 
 
 def train_grpo(cfg: GRPOConfig, policy, tok, prompts: list[str], world, eval_prompts: list[str] | None = None,
-               eval_every: int = 5, progress: bool = True, callback=None):
+               eval_every: int = 5, progress: bool = True, callback=None, reward=None):
     """Optimise `policy` (changed in place) with GRPO against `verified_reward` on `prompts`.
     Every `eval_every` iterations (and at the start and end), accuracy on `eval_prompts` at the
-    sampling temperature. Returns (policy, history), a GRPOHistory."""
+    sampling temperature. reward: another program, samples -> (B,) rewards in [0, 1] (e.g.
+    `final_answer_reward`), used for training and for the accuracy. Returns (policy, history), a GRPOHistory."""
+    program = reward or (lambda samples: verified_reward(world, samples))
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     pad_id = tok.special_id("<|pad|>")
@@ -127,7 +163,7 @@ def train_grpo(cfg: GRPOConfig, policy, tok, prompts: list[str], world, eval_pro
         if eval_prompts:
             samples = sample_responses(policy, tok, eval_prompts, cfg.max_new_tokens, temperature=cfg.temperature,
                                        seed=cfg.seed)
-            history.record(eval_iter=done, eval_accuracy=accuracy(world, samples))
+            history.record(eval_iter=done, eval_accuracy=program(samples).mean().item())
 
     evaluate(0)
     for it in tqdm(range(cfg.iters), desc="GRPO", disable=not progress):
@@ -141,7 +177,7 @@ def train_grpo(cfg: GRPOConfig, policy, tok, prompts: list[str], world, eval_pro
         ro = pack(samples, pad_id)
 
         # 2. the program's reward; 3. advantages within each group
-        rewards = verified_reward(world, samples)
+        rewards = program(samples)
         advantages = group_advantages(rewards, G)
 
         # 4. log-probs of the sampled tokens: policy (old) and reference

@@ -7,8 +7,9 @@ import torch
 
 from minilab.chat import Sample, sample_responses
 from minilab.checkpoint import load_checkpoint
-from minilab.grpo import (GRPOConfig, accuracy, group_advantages, grpo_loss, pass_at_k, right_per_prompt, train_grpo,
-                          verified_reward)
+from minilab.grpo import (SUM_PROMPT, GRPOConfig, accuracy, column_working, final_answer, final_answer_reward,
+                          group_advantages, grpo_loss, pass_at_k, right_per_prompt, train_grpo, verified_reward,
+                          writes_working)
 from minilab.losses import ppo_policy_loss
 from minilab.world import make_world
 
@@ -100,3 +101,45 @@ def test_right_per_prompt_counts_each_prompts_accepted_replies(nano):
                for i in range(6)]
     assert counts == by_hand and len(counts) == 6
     assert 0 < sum(counts) < 30          # the SFT model gets some right and some wrong: a real check
+
+
+def test_column_working_writes_the_units_then_the_tens_with_the_carry_then_the_answer():
+    assert column_working(47, 38) == "7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85."
+    assert column_working(23, 45) == "3 + 5 = 8, 2 + 4 = 6, so 23 + 45 = 68."         # no carry, no "+ 1"
+    assert column_working(99, 99) == "9 + 9 = 18, 9 + 9 + 1 = 19, so 99 + 99 = 198."
+    assert writes_working(column_working(47, 38)) and not writes_working("47 + 38 = 85.")
+    for a, b in ((5, 38), (47, 100)):
+        with pytest.raises(ValueError, match="two-digit"):
+            column_working(a, b)
+
+
+def test_final_answer_reward_pays_the_right_last_number_whatever_the_working():
+    prompt = SUM_PROMPT.format(a=47, b=38)
+    program = final_answer_reward({prompt: 85})
+    replies = [(column_working(47, 38), True, 1.0),                      # working, right
+               ("47 + 38 = 85.", True, 1.0),                             # at once, right
+               ("7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 86.", True, 0.0),   # right columns, wrong answer
+               ("47 + 38 = 85, so 47 + 38 = 95.", True, 0.0),            # the right sum said, then another
+               ("47 + 38 = 85.", False, 0.0),                            # cut off
+               ("I don't know.", True, 0.0)]
+    samples = [Sample(prompt, text, ended, [], []) for text, ended, _ in replies]
+    assert program(samples).tolist() == [paid for _, _, paid in replies]
+    assert final_answer("no number here") is None
+
+
+def test_train_grpo_trains_on_the_program_it_is_given(nano):
+    # a program that pays short replies (at most 8 tokens) must shorten them, and is what the history records
+    model, tok, world = nano
+    prompts = [q.prompt for q in world.questions("train")[:16]]
+    seen = []
+
+    def short(samples):
+        seen.append(len(samples))
+        return torch.tensor([float(s.ended and len(s.response_ids) <= 8) for s in samples])
+
+    cfg = GRPOConfig(iters=12, prompts_per_iter=16, group_size=8, lr=5e-4, seed=0)
+    _, history = train_grpo(cfg, copy.deepcopy(model), tok, prompts, world, eval_prompts=prompts, eval_every=0,
+                            progress=False, reward=short)
+    assert seen == [16] + [16 * 8] * 12 + [16]            # evaluation, 12 rollouts, evaluation
+    assert history.length[-1] < history.length[0] - 2, f"reply length {history.length[0]:.1f} -> {history.length[-1]:.1f}"
+    assert history.eval_accuracy[-1] > history.eval_accuracy[0] + 0.2   # accuracy is the given program's
