@@ -93,14 +93,16 @@ SUM_PROMPT = "What is the sum of {a} and {b}?"
 
 
 def column_working(a: int, b: int) -> str:
-    """Two-digit addition written out column by column, then the answer:
-    column_working(47, 38) == "7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85." (units, tens with the carry)."""
+    """Two-digit addition worked out before the answer: the sum copied, then each column, then the answer.
+    column_working(47, 38) == "47 + 38: 7 + 8 = 15, 4 + 3 + 1 = 8, so 85." (units, then tens with the carry).
+    Copying the numbers first puts each digit beside the column that needs it; without that copy a nano
+    model garbled the digits it carried into the columns and was right less often than answering at once."""
     if not (10 <= a <= 99 and 10 <= b <= 99):
         raise ValueError(f"column_working: two-digit numbers only (10 to 99), got {a} and {b}")
     units = a % 10 + b % 10
     tens = a // 10 + b // 10 + units // 10
     carry = f" + {units // 10}" if units >= 10 else ""
-    return f"{a % 10} + {b % 10} = {units}, {a // 10} + {b // 10}{carry} = {tens}, so {a} + {b} = {a + b}."
+    return f"{a} + {b}: {a % 10} + {b % 10} = {units}, {a // 10} + {b // 10}{carry} = {tens}, so {a + b}."
 
 
 def final_answer(response: str) -> int | None:

@@ -104,9 +104,9 @@ def test_right_per_prompt_counts_each_prompts_accepted_replies(nano):
 
 
 def test_column_working_writes_the_units_then_the_tens_with_the_carry_then_the_answer():
-    assert column_working(47, 38) == "7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85."
-    assert column_working(23, 45) == "3 + 5 = 8, 2 + 4 = 6, so 23 + 45 = 68."         # no carry, no "+ 1"
-    assert column_working(99, 99) == "9 + 9 = 18, 9 + 9 + 1 = 19, so 99 + 99 = 198."
+    assert column_working(47, 38) == "47 + 38: 7 + 8 = 15, 4 + 3 + 1 = 8, so 85."
+    assert column_working(23, 45) == "23 + 45: 3 + 5 = 8, 2 + 4 = 6, so 68."         # no carry, no "+ 1"
+    assert column_working(99, 99) == "99 + 99: 9 + 9 = 18, 9 + 9 + 1 = 19, so 198."
     assert writes_working(column_working(47, 38)) and not writes_working("47 + 38 = 85.")
     for a, b in ((5, 38), (47, 100)):
         with pytest.raises(ValueError, match="two-digit"):
@@ -118,7 +118,7 @@ def test_final_answer_reward_pays_the_right_last_number_whatever_the_working():
     program = final_answer_reward({prompt: 85})
     replies = [(column_working(47, 38), True, 1.0),                      # working, right
                ("47 + 38 = 85.", True, 1.0),                             # at once, right
-               ("7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 86.", True, 0.0),   # right columns, wrong answer
+               ("47 + 38: 7 + 8 = 15, 4 + 3 + 1 = 8, so 86.", True, 0.0),   # right columns, wrong answer
                ("47 + 38 = 85, so 47 + 38 = 95.", True, 0.0),            # the right sum said, then another
                ("47 + 38 = 85.", False, 0.0),                            # cut off
                ("I don't know.", True, 0.0)]
