@@ -123,3 +123,27 @@ def _10_4(answer):
     truth = math.sqrt(p * (1 - p) / 398)
     return in_range(answer, truth * 0.97, truth * 1.03, Say("the standard error of the accuracy",
                                                             "准确率的标准误"))
+
+
+def _units_first(a: int, b: int) -> str:
+    units = a % 10 + b % 10
+    carry = f" + {units // 10}" if units >= 10 else ""
+    return f"{a % 10} + {b % 10} = {units}, {a // 10} + {b // 10}{carry} = {a // 10 + b // 10 + units // 10}, so {a} + {b} = {a + b}."
+
+
+@exercise("10.5", "code",
+          asks=Say("a function units_first(a, b): section 8's working without the copied sum, the units column "
+                   "first and the sum restated at the end, e.g. units_first(47, 38) == "
+                   "\"7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85.\"",
+                   "一个函数 units_first(a, b)：第 8 节的演算去掉开头抄写的算式，先算个位，最后再写出整个算式，"
+                   "例如 units_first(47, 38) == \"7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85.\""),
+          hint=Say("start from grpo.column_working and move the copied sum to the end; the tens column gets "
+                   "\" + 1\" only when the units carry",
+                   "从 grpo.column_working 出发，把开头抄写的算式挪到结尾；只有个位进位时，十位那一列才加上 \" + 1\""),
+          wrong=(lambda a, b: f"{a} + {b}: {a % 10} + {b % 10} = {a % 10 + b % 10}, so {a + b}.",
+                 lambda a, b: f"{a % 10} + {b % 10} = {a % 10 + b % 10}, {a // 10} + {b // 10} = {a // 10 + b // 10}, "
+                              f"so {a} + {b} = {a + b}.",
+                 lambda a, b: f"{a} + {b} = {a + b}.", "7 + 8 = 15, 4 + 3 + 1 = 8, so 47 + 38 = 85."))
+def _10_5(answer):
+    cases = [((a, b), _units_first(a, b)) for a, b in ((47, 38), (23, 45), (99, 99), (10, 90), (15, 25), (61, 39))]
+    return first_failure(answer, cases)
