@@ -128,7 +128,8 @@ def _10_4(answer):
 def _units_first(a: int, b: int) -> str:
     units = a % 10 + b % 10
     carry = f" + {units // 10}" if units >= 10 else ""
-    return f"{a % 10} + {b % 10} = {units}, {a // 10} + {b // 10}{carry} = {a // 10 + b // 10 + units // 10}, so {a} + {b} = {a + b}."
+    tens = a // 10 + b // 10 + units // 10
+    return f"{a % 10} + {b % 10} = {units}, {a // 10} + {b // 10}{carry} = {tens}, so {a} + {b} = {a + b}."
 
 
 @exercise("10.5", "code",
