@@ -117,6 +117,19 @@ def writes_working(response: str) -> bool:
     return response.count("=") > 1
 
 
+def working_figures(model, tok, prompts: list[str], program, seed: int = 0, max_new_tokens: int = 48):
+    """One reply to each prompt at temperature 1, scored by `program`: how often the model writes its
+    working first, and how often it is right with working, answering at once and in all (notebook 10,
+    section 8, and its exercise 5). Returns (figures, replies)."""
+    replies = sample_responses(model, tok, prompts, max_new_tokens, seed=seed)
+    right = program(replies).bool()
+    works = torch.tensor([writes_working(s.response) for s in replies])
+    return {"writes its working first": works.float().mean().item(),
+            "right, with working": right[works].float().mean().item(),
+            "right, answering at once": right[~works].float().mean().item(),
+            "right, all replies": right.float().mean().item()}, replies
+
+
 def final_answer_reward(truth: dict[str, int]):
     """The program of the working-first task: 1.0 if the reply ended and its last number is the right
     sum (truth maps each prompt to it), else 0.0. Working is neither paid nor charged.   samples -> (B,)"""

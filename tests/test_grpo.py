@@ -9,7 +9,7 @@ from minilab.chat import Sample, sample_responses
 from minilab.checkpoint import load_checkpoint
 from minilab.grpo import (SUM_PROMPT, GRPOConfig, accuracy, column_working, final_answer, final_answer_reward,
                           group_advantages, grpo_loss, pass_at_k, right_per_prompt, train_grpo, verified_reward,
-                          writes_working)
+                          working_figures, writes_working)
 from minilab.losses import ppo_policy_loss
 from minilab.world import make_world
 
@@ -143,3 +143,19 @@ def test_train_grpo_trains_on_the_program_it_is_given(nano):
     assert seen == [16] + [16 * 8] * 12 + [16]            # evaluation, 12 rollouts, evaluation
     assert history.length[-1] < history.length[0] - 2, f"reply length {history.length[0]:.1f} -> {history.length[-1]:.1f}"
     assert history.eval_accuracy[-1] > history.eval_accuracy[0] + 0.2   # accuracy is the given program's
+
+
+def test_working_figures_split_the_replies_by_form_and_count_the_right_ones(nano):
+    model, tok, world = nano
+    pairs = world.addition_pairs("test")[:40]
+    prompts = [SUM_PROMPT.format(a=a, b=b) for a, b in pairs]
+    program = final_answer_reward({p: a + b for p, (a, b) in zip(prompts, pairs)})
+    figures, replies = working_figures(model, tok, prompts, program, seed=3)
+    works = [writes_working(r.response) for r in replies]
+    right = program(replies).tolist()
+    assert [r.prompt for r in replies] == prompts
+    assert figures["writes its working first"] == pytest.approx(sum(works) / 40)
+    assert figures["right, all replies"] == pytest.approx(sum(right) / 40)
+    share = figures["writes its working first"]        # the two forms' rates average back to the whole
+    parts = [(share, figures["right, with working"]), (1 - share, figures["right, answering at once"])]
+    assert sum(w * r for w, r in parts if w > 0) == pytest.approx(figures["right, all replies"])
