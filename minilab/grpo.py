@@ -11,7 +11,8 @@ to hack, unlike notebook 08. One iteration:
   4. log-probs of the sampled tokens under the policy (old) and the frozen reference,
   5. minibatch updates of PPO's clipped surrogate (`losses.ppo_policy_loss`) plus
      β · KL(π ‖ π_ref) as a **loss term** (the k3 estimate per token, as GRPO does), where PPO
-     subtracts β·kl from the reward of every token instead. No value network.
+     subtracts β·kl from the reward of every token instead. No value network. By default only the
+     groups with mixed rewards enter the update (`mixed_groups_only`, as DAPO filters them).
 
 The rollout helpers (`pack`, `reply_logits`) are PPO's: the two methods sample and lay out replies
 alike and differ in stages 3 and 5.
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from minilab.chat import sample_responses
 from minilab.history import GRPOHistory
 from minilab.losses import entropy, kl_penalty, masked_mean, ppo_policy_loss, token_logprobs
-from minilab.optim import SEED_MAX, LastGood, check_float, check_int, epoch_batches, optimizer_step
+from minilab.optim import SEED_MAX, LastGood, check_bool, check_float, check_int, epoch_batches, optimizer_step
 from minilab.ppo import ADAM_EPS, ROLLOUT_SEED_STRIDE, pack, reply_logits
 
 
@@ -48,6 +49,7 @@ class GRPOConfig:
     temperature: float = 1.0      # sampling temperature of the rollouts (log-probs use the same)
     max_new_tokens: int = 32      # reply budget
     grad_clip: float = 1.0        # clip the gradient norm to this
+    mixed_groups_only: bool = True   # update only on groups whose rewards differ (see train_grpo)
     seed: int = 0                 # prompt order and sampling
 
     def __post_init__(self):
@@ -62,6 +64,7 @@ class GRPOConfig:
         for name in ("lr", "temperature"):
             check_float(self, name, gt=0)
         check_float(self, "grad_clip", ge=0)
+        check_bool(self, "mixed_groups_only")
         check_int(self, "seed", 0, SEED_MAX)
 
 
@@ -200,35 +203,40 @@ def train_grpo(cfg: GRPOConfig, policy, tok, prompts: list[str], world, eval_pro
 
         # 4. log-probs of the sampled tokens: policy (old) and reference
         with torch.no_grad():
-            old = token_logprobs(reply_logits(policy(ro.idx), ro.positions), ro.tokens, cfg.temperature)
+            logits = reply_logits(policy(ro.idx), ro.positions)
+            old = token_logprobs(logits, ro.tokens, cfg.temperature)
+            rollout_entropy = entropy(logits / cfg.temperature, ro.mask).item()   # over every reply, not only those updated on
             ref = token_logprobs(reply_logits(reference(ro.idx), ro.positions), ro.tokens, cfg.temperature)
         t1 = time.perf_counter()
 
-        # 5. minibatch updates: clipped surrogate + β · KL term
+        # 5. minibatch updates: clipped surrogate + β · KL term. A group whose replies all got the same
+        #    reward has advantage 0 for every reply: it teaches nothing, and its tokens would only dilute
+        #    the token mean. With mixed_groups_only the update sees the other groups alone (DAPO's
+        #    dynamic sampling, Yu et al. 2025, without drawing new groups to replace them).
         last_good.save()
         B = ro.idx.shape[0]
-        size = B // cfg.minibatches
+        groups = rewards.view(-1, G)
+        mixed = ((groups.max(1).values - groups.min(1).values) > 0).repeat_interleave(G)
+        rows = [i for i in range(B) if mixed[i]] if cfg.mixed_groups_only and mixed.any() else list(range(B))
+        size = -(-len(rows) // cfg.minibatches)
         totals, steps = {}, 0
         for _ in range(cfg.epochs):
-            perm = rng.sample(range(B), B)
-            for start in range(0, B, size):
+            perm = rng.sample(rows, len(rows))
+            for start in range(0, len(rows), size):
                 mb = torch.tensor(perm[start:start + size])
                 logits = reply_logits(policy(ro.idx[mb]), ro.positions[mb])
                 logprobs = token_logprobs(logits, ro.tokens[mb], cfg.temperature)
                 loss, stats = grpo_loss(logprobs, old[mb], ref[mb], advantages[mb], ro.mask[mb], cfg.clip_eps, cfg.beta)
                 optimizer_step(policy, optimizer, loss, cfg.grad_clip, last_good, f"at iteration {it}")
-                stats["entropy"] = entropy(logits.detach() / cfg.temperature, ro.mask[mb]).item()
                 for k, v in stats.items():
                     totals[k] = totals.get(k, 0.0) + v
                 steps += 1
         t2 = time.perf_counter()
 
-        groups = rewards.view(-1, G)
-        history.record(iter=it, reward=rewards.mean().item(),
-                       informative=((groups.max(1).values - groups.min(1).values) > 0).float().mean().item(),
+        history.record(iter=it, reward=rewards.mean().item(), informative=mixed[::G].float().mean().item(),
                        kl=(kl_penalty(old, ref, "k1") * ro.mask).sum(1).mean().item(),
                        length=ro.mask.sum(1).mean().item(), ended=sum(s.ended for s in samples) / B,
-                       entropy=totals["entropy"] / steps, clipfrac=totals["clipfrac"] / steps,
+                       entropy=rollout_entropy, clipfrac=totals["clipfrac"] / steps,
                        t_rollout=t1 - t0, t_update=t2 - t1,
                        samples=[(s.prompt, s.response, s.ended) for s in samples[:G:max(1, G // 3)]])
         if eval_every and (it + 1) % eval_every == 0 and it + 1 < cfg.iters:

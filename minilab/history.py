@@ -105,7 +105,7 @@ class GRPOHistory(History):
     kl: list[float] = field(default_factory=list)            # KL(π ‖ π_ref) per reply on the rollout (k1)
     length: list[float] = field(default_factory=list)        # mean reply length in tokens
     ended: list[float] = field(default_factory=list)         # share of replies that ended
-    entropy: list[float] = field(default_factory=list)       # nats per token
+    entropy: list[float] = field(default_factory=list)       # nats per token, of the rollout's policy on all its replies
     clipfrac: list[float] = field(default_factory=list)
     t_rollout: list[float] = field(default_factory=list)     # seconds: sampling and log-probs
     t_update: list[float] = field(default_factory=list)      # seconds: the updates

@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 
+from minilab import grpo
 from minilab.chat import Sample, sample_responses
 from minilab.checkpoint import load_checkpoint
 from minilab.grpo import (SUM_PROMPT, GRPOConfig, accuracy, column_working, final_answer, final_answer_reward,
@@ -41,7 +42,8 @@ def test_grpo_loss_is_the_clipped_surrogate_plus_beta_times_k3():
 
 @pytest.mark.parametrize("knobs, message", [({"beta": -0.1}, "beta"), ({"group_size": 1}, "group_size"),
                                             ({"clip_eps": 1.0}, "clip_eps"), ({"clip_eps": 0.0}, "clip_eps"),
-                                            ({"lr": 0.0}, "lr"), ({"minibatches": 3}, "divisible")])
+                                            ({"lr": 0.0}, "lr"), ({"minibatches": 3}, "divisible"),
+                                            ({"mixed_groups_only": 1}, "mixed_groups_only")])
 def test_config_refuses_bad_knobs(knobs, message):
     with pytest.raises(ValueError, match=message):
         GRPOConfig(**knobs)
@@ -75,6 +77,30 @@ def test_train_grpo_raises_the_reward_on_its_prompts(nano):
     assert end >= start + 0.1, f"accuracy on its 16 training prompts {start:.2f} -> {end:.2f}"
     assert history.kl[0] == pytest.approx(0.0, abs=1e-6) and history.kl[-1] > 0   # π = π_ref before the first update
     assert len(history.iter) == 12 and history.eval_iter == [0, 12]
+
+
+@pytest.mark.parametrize("mixed_only", [True, False])
+def test_the_update_sees_only_groups_with_mixed_rewards_unless_told_otherwise(nano, monkeypatch, mixed_only):
+    # a program that pays only the first prompt's even replies: one mixed group, three uniform ones
+    model, tok, world = nano
+    prompts = [q.prompt for q in world.questions("train")[:4]]
+    program = lambda samples: torch.tensor([float(i < 4 and i % 2 == 0) for i in range(len(samples))])
+    seen, original = [], grpo.grpo_loss
+
+    def recording_loss(logprobs, old, ref, advantages, mask, clip_eps, beta):
+        seen.append(advantages.clone())
+        return original(logprobs, old, ref, advantages, mask, clip_eps, beta)
+
+    monkeypatch.setattr("minilab.grpo.grpo_loss", recording_loss)
+    cfg = GRPOConfig(iters=1, prompts_per_iter=4, group_size=4, minibatches=2, mixed_groups_only=mixed_only, seed=0)
+    _, history = train_grpo(cfg, copy.deepcopy(model), tok, prompts, world, eval_prompts=None, progress=False,
+                            reward=program)
+    rows = torch.cat(seen)
+    assert history.informative == [0.25]                 # 1 group of 4 has mixed rewards
+    if mixed_only:                                      # its 4 replies, in two minibatches of 2
+        assert [len(a) for a in seen] == [2, 2] and sorted(rows.tolist()) == pytest.approx([-0.866, -0.866, 0.866, 0.866], abs=1e-3)
+    else:                                               # all 16 replies, 12 of them with advantage 0
+        assert [len(a) for a in seen] == [8, 8] and int((rows == 0).sum()) == 12
 
 
 def test_pass_at_k_is_the_chance_that_one_of_k_replies_drawn_from_n_is_right():
