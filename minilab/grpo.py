@@ -206,6 +206,7 @@ def train_grpo(cfg: GRPOConfig, policy, tok, prompts: list[str], world, eval_pro
             logits = reply_logits(policy(ro.idx), ro.positions)
             old = token_logprobs(logits, ro.tokens, cfg.temperature)
             rollout_entropy = entropy(logits / cfg.temperature, ro.mask).item()   # over every reply, not only those updated on
+            del logits
             ref = token_logprobs(reply_logits(reference(ro.idx), ro.positions), ro.tokens, cfg.temperature)
         t1 = time.perf_counter()
 

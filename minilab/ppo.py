@@ -196,8 +196,8 @@ def train_ppo(cfg: PPOConfig, policy_gpt, tok, prompts: list[str], reward_fn, wo
             logits, values = policy(ro.idx)                                        # (B, L, V), (B, L)
             ro.logprobs = token_logprobs(reply_logits(logits, ro.positions), ro.tokens, cfg.temperature)
             ro.values = values.gather(1, ro.positions) * ro.mask                   # (B, R)
-            ref_logits = reference(ro.idx)
-            ro.ref_logprobs = token_logprobs(reply_logits(ref_logits, ro.positions), ro.tokens, cfg.temperature)
+            del logits, values      # free the batch's (B, L, V) logits first: with the reference's beside them the peak doubled
+            ro.ref_logprobs = token_logprobs(reply_logits(reference(ro.idx), ro.positions), ro.tokens, cfg.temperature)
         t1 = time.perf_counter()
 
         # 2. score the replies; replies that never end are penalised
@@ -274,8 +274,13 @@ def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng:
             mb_values = values.gather(1, ro.positions[mb])
             pg_loss, pg_stats = ppo_policy_loss(mb_logprobs, ro.logprobs[mb], ro.advantages[mb], mb_mask, cfg.clip_eps)
             vf_loss, _ = ppo_value_loss(mb_values, ro.values[mb], ro.returns[mb], mb_mask, cfg.clip_value)
-            ent = entropy(mb_logits / cfg.temperature, mb_mask)
-            loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * ent
+            loss = pg_loss + cfg.vf_coef * vf_loss
+            if cfg.entropy_coef:
+                ent = entropy(mb_logits / cfg.temperature, mb_mask)
+                loss = loss - cfg.entropy_coef * ent
+            else:                   # logged only: no graph through a (b, R, V) softmax that the gradient never uses
+                with torch.no_grad():
+                    ent = entropy(mb_logits / cfg.temperature, mb_mask)
             optimizer_step(policy, optimizer, loss, cfg.grad_clip, last_good, where)
             for k, v in {"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
                          "entropy": ent.item(), **pg_stats}.items():
