@@ -13,7 +13,10 @@ The profiler slows what it records (about 1.5–2×), so time a run without it.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -25,8 +28,14 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int | None]:
     allocations."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    prof = profile(activities=[ProfilerActivity.CPU], profile_memory=True)
+    with _quiet_stderr():
+        prof.start()
+    try:
         result = fn()
+    finally:
+        with _quiet_stderr():
+            prof.stop()
     with tempfile.TemporaryDirectory() as folder:
         trace = Path(folder) / "trace.json"
         prof.export_chrome_trace(str(trace))
@@ -34,3 +43,18 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int | None]:
     totals = [e["args"]["Total Allocated"] for e in events
               if e.get("name") == "[memory]" and "Total Allocated" in e.get("args", {})]
     return result, (max(totals) if totals else None)
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Mute file descriptor 2: the profiler's C++ side writes "profiler_start" and "profiler_stop" lines
+    straight to it, and a notebook would show them under the cell. Only the start and the stop are muted."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

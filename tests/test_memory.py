@@ -31,3 +31,8 @@ def test_memory_held_before_the_call_is_not_counted():
     held = torch.ones(20 * MB // 4)
     _, peak = peak_memory(lambda: held.mul_(2))   # in place: no new memory
     assert peak is None or peak < MB
+
+
+def test_the_profilers_own_start_and_stop_lines_do_not_reach_stderr(capfd):
+    peak_memory(lambda: torch.ones(1000).sum())
+    assert "profiler_st" not in capfd.readouterr().err
