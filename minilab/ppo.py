@@ -274,13 +274,9 @@ def update(policy: PolicyWithValue, optimizer, ro: Rollout, cfg: PPOConfig, rng:
             mb_values = values.gather(1, ro.positions[mb])
             pg_loss, pg_stats = ppo_policy_loss(mb_logprobs, ro.logprobs[mb], ro.advantages[mb], mb_mask, cfg.clip_eps)
             vf_loss, _ = ppo_value_loss(mb_values, ro.values[mb], ro.returns[mb], mb_mask, cfg.clip_value)
-            loss = pg_loss + cfg.vf_coef * vf_loss
-            if cfg.entropy_coef:
-                ent = entropy(mb_logits / cfg.temperature, mb_mask)
-                loss = loss - cfg.entropy_coef * ent
-            else:                   # logged only: no graph through a (b, R, V) softmax that the gradient never uses
-                with torch.no_grad():
-                    ent = entropy(mb_logits / cfg.temperature, mb_mask)
+            # at entropy_coef 0 the entropy is only logged: detached, it builds no graph through a (b, R, V) softmax
+            ent = entropy((mb_logits if cfg.entropy_coef else mb_logits.detach()) / cfg.temperature, mb_mask)
+            loss = pg_loss + cfg.vf_coef * vf_loss - cfg.entropy_coef * ent
             optimizer_step(policy, optimizer, loss, cfg.grad_clip, last_good, where)
             for k, v in {"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
                          "entropy": ent.item(), **pg_stats}.items():
