@@ -387,6 +387,9 @@ PHRASES = {
     # figure-wide terms
     "gold reward": "黄金奖励",
     "held-out gold": "留出集黄金奖励",
+    "DPO + NLL on the chosen (Llama 3)": "DPO + 被选回复上的 NLL（Llama 3）",
+    "gain in held-out gold over SFT (± 2 standard errors)": "留出集黄金奖励相对 SFT 的提升（± 2 个标准误）",
+    "the finer measurement": "更细的测量",
     "held-out proxy": "留出集代理奖励",
     "proxy score": "代理奖励得分",
     "proxy score (reward model)": "代理奖励得分（奖励模型）",
